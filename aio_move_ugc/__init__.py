@@ -1,0 +1,1 @@
+"""Asyncio-native SDK for the Move AI UGC API."""
