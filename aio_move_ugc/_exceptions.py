@@ -1,0 +1,173 @@
+"""Every error the SDK raises, under one root.
+
+    MoveUgcError
+    ├── InvalidInputError            bad input caught before anything is sent (also a ValueError)
+    │   └── ConfigurationError       missing/short API key, malformed endpoint URL
+    ├── ClientClosedError            the client was closed and cannot be used again
+    ├── APIConnectionError           no answer: connection refused/reset, DNS, TLS
+    │   ├── APITimeoutError          no answer in time
+    │   └── OutcomeUnknownError      a create mutation may or may not have happened
+    ├── APIError                     an answer came back (status, errors, data, request id)
+    │   ├── APIStatusError           an HTTP error status without a more specific meaning (5xx...)
+    │   ├── AuthenticationError      401 / UnauthorizedException
+    │   ├── RateLimitError           429 / throttling; `retry_after` when the server said
+    │   └── GraphQLResponseError     HTTP 200 with GraphQL `errors`
+    │       ├── NotFoundError        MoveNotFoundError
+    │       ├── ValidationError      the document or variables were rejected
+    │       └── BadRequestError      a business rule was violated (e.g. video not uploaded)
+    ├── StorageError                 a presigned-URL transfer failed (status, S3 error code)
+    │   ├── URLExpiredError          the presigned URL has expired
+    │   └── IntegrityError           bytes on the wire do not match the promised size or ETag
+    ├── JobFailedError               a watched job ended FAILED
+    ├── WatchTimeoutError            a job or its outputs did not get ready in time
+    └── WebhookVerificationError     a webhook delivery failed verification
+
+No message or attribute ever holds the API key or a presigned URL's signature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MoveUgcError(Exception):
+    """Root of every error raised by aio_move_ugc."""
+
+
+class InvalidInputError(MoveUgcError, ValueError):
+    """The caller gave something the API would reject; nothing was sent."""
+
+
+class ConfigurationError(InvalidInputError):
+    """The client cannot be configured as asked (API key, endpoint URL, limits)."""
+
+
+class ClientClosedError(MoveUgcError, RuntimeError):
+    """The client was closed; create a new one."""
+
+
+class APIConnectionError(MoveUgcError):
+    """The API could not be reached or the connection broke before an answer arrived."""
+
+    def __init__(self, message: str, *, operation_name: str | None = None) -> None:
+        super().__init__(message)
+        self.operation_name = operation_name
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer arrived in time."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A mutation that creates something may have been applied; look it up before retrying."""
+
+    def __init__(self, message: str, *, operation_name: str | None = None, lookup: str) -> None:
+        super().__init__(f"{message}; {lookup}", operation_name=operation_name)
+        self.lookup = lookup
+        """What to look up to learn whether the mutation was applied."""
+
+
+class APIError(MoveUgcError):
+    """The API answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        errors: list[dict[str, Any]] | None = None,
+        data: Any = None,
+        request_id: str | None = None,
+        operation_name: str | None = None,
+    ) -> None:
+        details = [f"status={status}"]
+        if operation_name:
+            details.insert(0, f"operation={operation_name}")
+        if request_id:
+            details.append(f"request_id={request_id}")
+        super().__init__(f"{message} ({', '.join(details)})")
+        self.status = status
+        self.errors = errors or []
+        self.data = data
+        self.request_id = request_id
+        self.operation_name = operation_name
+
+    @property
+    def error_type(self) -> str | None:
+        """The `errorType` of the first error, as AppSync names it."""
+        return self.errors[0].get("errorType") if self.errors else None
+
+
+class APIStatusError(APIError):
+    """An HTTP error status that no more specific error describes."""
+
+
+class AuthenticationError(APIError):
+    """The API key was missing or refused."""
+
+
+class RateLimitError(APIError):
+    """The API throttled the request."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class GraphQLResponseError(APIError):
+    """The API answered 200 with GraphQL errors; `data` keeps whatever partial data came back."""
+
+
+class NotFoundError(GraphQLResponseError):
+    """The resource does not exist (or belongs to another client)."""
+
+
+class ValidationError(GraphQLResponseError):
+    """The API rejected the document or its variables."""
+
+
+class BadRequestError(GraphQLResponseError):
+    """The API refused the request on a business rule."""
+
+
+class StorageError(MoveUgcError):
+    """A transfer to or from storage failed."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        details = [f"status={status}"] if status else []
+        if code:
+            details.append(f"code={code}")
+        super().__init__(f"{message} ({', '.join(details)})" if details else message)
+        self.status = status
+        self.code = code
+
+
+class URLExpiredError(StorageError):
+    """The presigned URL expired; a fresh one is needed."""
+
+
+class IntegrityError(StorageError):
+    """Size or checksum of the transferred bytes does not match what was promised."""
+
+
+class JobFailedError(MoveUgcError):
+    """A job ended in FAILED (or CANCELLED)."""
+
+    def __init__(self, job_id: str, state: str, reason: str | None = None) -> None:
+        text = f"job {job_id} ended {state}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+        self.job_id = job_id
+        self.state = state
+        self.reason = reason
+
+
+class WatchTimeoutError(MoveUgcError, TimeoutError):
+    """A job (or its outputs) was not ready before the deadline."""
+
+    def __init__(self, message: str, *, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class WebhookVerificationError(MoveUgcError):
+    """A webhook delivery's signature, timestamp or id did not check out."""

@@ -1,0 +1,222 @@
+"""Checks of user input that run before any request leaves, each failing with a clear typed error."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError as PydanticValidationError
+
+from ._exceptions import ConfigurationError, InvalidInputError
+from .types._models import (
+    VIDEO_FORMATS,
+    ClipWindow,
+    JobOptions,
+    OutputType,
+    SourceFormat,
+    SourceIn,
+    SyncMethodIn,
+    _CaseInsensitiveEnum,
+)
+
+MIN_API_KEY_LENGTH = 12
+MAX_PAGE_SIZE = 100
+UPLOAD_FILE_TYPES = frozenset({"mp4", "mov", "avi", "move"})
+"""File types `createFile` accepts for takes' sources."""
+
+EnumT = TypeVar("EnumT", bound=_CaseInsensitiveEnum)
+
+
+def api_key(value: str | None) -> str:
+    if value is None:
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the MOVE_UGC_API_KEY environment variable"
+        )
+    if not isinstance(value, str):
+        raise ConfigurationError("the API key must be a string")
+    if value != value.strip() or any(c.isspace() for c in value):
+        raise ConfigurationError("the API key must not contain whitespace")
+    if len(value) < MIN_API_KEY_LENGTH:
+        raise ConfigurationError(
+            f"the API key is too short (at least {MIN_API_KEY_LENGTH} characters expected)"
+        )
+    return value
+
+
+def endpoint_url(value: str) -> str:
+    parts = urlsplit(value.strip()) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError("the endpoint URL must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ConfigurationError("the endpoint URL must not carry credentials")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ConfigurationError("the endpoint URL has a malformed port") from exc
+    return value.strip()
+
+
+def identifier(value: Any, prefix: str, what: str | None = None) -> str:
+    """An id of the form `<prefix>-<rest>` (e.g. `job-3f2a...`)."""
+    name = what or prefix
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} id must be a string, not {type(value).__name__}")
+    if not value.startswith(f"{prefix}-") or len(value) <= len(prefix) + 1:
+        raise InvalidInputError(f"{name} id must look like '{prefix}-<uuid>', got {value!r:.60}")
+    if any(c.isspace() or not c.isprintable() for c in value) or len(value) > 200:
+        raise InvalidInputError(f"{name} id contains characters an id never has")
+    return value
+
+
+def metadata(value: Any) -> str | None:
+    """Python value → the AWSJSON string the API expects (None stays None)."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from exc
+
+
+def enum_value(enum: type[EnumT], value: Any, what: str) -> EnumT:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidInputError(f"unknown {what} {value!r:.40}; expected one of: {allowed}") from None
+
+
+def outputs(values: Iterable[OutputType | str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise InvalidInputError("outputs must be a list of output types, not a single string")
+    chosen = [enum_value(OutputType, v, "output type").value for v in values]
+    return list(dict.fromkeys(chosen)) or None
+
+
+def page_size(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return limit
+
+
+def file_type(value: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError("file_type must be a string such as 'mp4'")
+    normalised = value.strip().lower().lstrip(".")
+    if normalised not in UPLOAD_FILE_TYPES:
+        raise InvalidInputError(
+            f"unsupported file type {value!r:.20}; expected one of {sorted(UPLOAD_FILE_TYPES)}"
+        )
+    return normalised
+
+
+def expand(words: Iterable[str] | None, allowed: frozenset[str]) -> frozenset[str]:
+    if words is None:
+        return frozenset()
+    if isinstance(words, str):
+        words = [words]
+    chosen = frozenset(words)
+    unknown = chosen - allowed
+    if unknown:
+        raise InvalidInputError(
+            f"cannot expand {sorted(unknown)}; this call expands {sorted(allowed)}"
+        )
+    return chosen
+
+
+def _model(model: type[Any], value: Any, what: str) -> Any:
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"invalid {what}: {where}: {first['msg']}") from None
+
+
+def sources(values: Sequence[SourceIn | dict[str, Any]], *, multicam: bool) -> list[dict[str, Any]]:
+    """Sources as variables, after the checks the API would make."""
+    if isinstance(values, str | bytes) or not values:
+        raise InvalidInputError("sources must be a non-empty list of SourceIn")
+    parsed: list[SourceIn] = [_model(SourceIn, v, "source") for v in values]
+    for src in parsed:
+        identifier(src.file_id, "file", "source file")
+    videos = [s for s in parsed if s.format in VIDEO_FORMATS]
+    if multicam:
+        if len(videos) < 2:
+            raise InvalidInputError("a multicam take or volume needs at least two video sources")
+        if any(s.camera_settings is None for s in parsed):
+            raise InvalidInputError("every multicam source needs camera_settings (a lens)")
+    else:
+        if len(videos) != 1:
+            raise InvalidInputError(
+                f"a singlecam take needs exactly one video source (MP4, MOV or AVI), "
+                f"got {len(videos)}"
+            )
+        moves = [s for s in parsed if s.format == SourceFormat.MOVE]
+        if len(moves) > 1 or any(m.device_label != videos[0].device_label for m in moves):
+            raise InvalidInputError(
+                "a singlecam take takes at most one MOVE source, with the video's device_label"
+            )
+    return [s.model_dump(by_alias=True, mode="json", exclude_none=True) for s in parsed]
+
+
+def clip_window(value: ClipWindow | dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    window: ClipWindow = _model(ClipWindow, value, "clip_window")
+    if not (math.isfinite(window.start_time) and math.isfinite(window.end_time)):
+        raise InvalidInputError("clip_window times must be finite numbers")
+    if not 0 <= window.start_time < window.end_time:
+        raise InvalidInputError("clip_window needs 0 <= start_time < end_time")
+    return window.model_dump(by_alias=True)
+
+
+def options(value: JobOptions | dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    opts: JobOptions = _model(JobOptions, value, "options")
+    return opts.model_dump(by_alias=True, mode="json", exclude_none=True) or None
+
+
+def sync_method(value: SyncMethodIn | dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    method: SyncMethodIn = _model(SyncMethodIn, value, "sync_method")
+    return method.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def positive_number(value: Any, what: str, *, integer: bool = False) -> Any:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        raise InvalidInputError(f"{what} must be a positive {'integer' if integer else 'number'}")
+    if not integer and not math.isfinite(value):
+        raise InvalidInputError(f"{what} must be finite")
+    return value
+
+
+def http_url(value: Any, what: str) -> str:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(f"{what} must be an absolute http(s) URL")
+    return str(value)
+
+
+def text(value: Any, what: str, *, allow_empty: bool = True) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string")
+    if not allow_empty and not value.strip():
+        raise InvalidInputError(f"{what} must not be empty")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} must not contain NUL characters")
+    return value

@@ -1,0 +1,392 @@
+"""The emulator's aiohttp server: `/graphql` as AppSync answers it, S3-style storage, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import tempfile
+import uuid
+import weakref
+from collections import deque
+from dataclasses import replace
+from inspect import isawaitable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from .._graphql import load_schema
+from ._api import Api, AppSyncError
+from ._config import EmulatorConfig, RouteFaults
+from ._faults import Clock, Fault, FaultInjector
+from ._state import ClientRecord, IdFactory, State
+from ._stats import Stats
+from ._storage import Storage
+from ._webhooks import WebhookDispatcher
+
+log = logging.getLogger("aio_move_ugc.emulator")
+
+UNAUTHORIZED = {
+    "errorType": "UnauthorizedException",
+    "message": "You are not authorized to make this call.",
+}
+THROTTLED = {"errorType": "TooManyRequestsException", "message": "Rate limit exceeded"}
+INTERNAL = {"errorType": "InternalFailure", "message": "An internal failure occurred."}
+UNAVAILABLE = {"errorType": "ServiceUnavailableException", "message": "Service unavailable."}
+FAULT_BODIES = {"429": (429, THROTTLED), "500": (500, INTERNAL), "503": (503, UNAVAILABLE)}
+
+
+def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(payload).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _install_aws_scalars() -> None:
+    """AWSJSON inputs must be strings holding valid JSON, as AppSync requires."""
+    schema = load_schema()
+    aws_json = schema.type_map["AWSJSON"]
+
+    def parse_json_value(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError("AWSJSON values must be JSON strings")
+        json.loads(value)
+        return value
+
+    aws_json.parse_value = parse_json_value  # type: ignore[attr-defined]
+
+
+def appsync_error(error: GraphQLError) -> dict[str, Any]:
+    """One error entry as AppSync writes it."""
+    entry: dict[str, Any] = {
+        "path": error.path,
+        "data": None,
+        "locations": [
+            {"line": loc.line, "column": loc.column, "sourceName": None}
+            for loc in error.locations or []
+        ],
+        "message": error.message,
+    }
+    original = error.original_error
+    if isinstance(original, AppSyncError):
+        entry["errorType"] = original.error_type
+        entry["errorInfo"] = original.error_info
+        entry["message"] = original.message
+    elif original is not None:
+        log.error("resolver failed", exc_info=original)
+        entry["errorType"] = INTERNAL["errorType"]
+        entry["errorInfo"] = None
+        entry["message"] = INTERNAL["message"]
+    return entry
+
+
+def validation_error(error: GraphQLError) -> dict[str, Any]:
+    """A document or variable problem: no errorType, message prefixed as AppSync does."""
+    entry = appsync_error(error)
+    entry.pop("data", None)
+    entry["message"] = f"Validation error: {error.message}"
+    return entry
+
+
+class Emulator:
+    """The local Move UGC API. `async with Emulator() as emu:` then point a client at `emu.endpoint_url`.
+
+    All randomness (ids, job failures, faults) comes from `config.seed`; all times from the
+    emulator's clock, which tests move with `advance()`.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root: Path | None = None,
+        **overrides: Any,
+    ) -> None:
+        base = config or EmulatorConfig()
+        self.config = replace(base, **overrides) if overrides else base
+        self.host = host
+        self.port = port
+        self._root = root
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.clock = Clock()
+        self.stats = Stats()
+        self.faults = FaultInjector(self.config.seed, self.config.faults)
+        self._rng = random.Random(self.config.seed)
+        self.ids = IdFactory(random.Random(self.config.seed + 1))
+        self.state = State(
+            client=ClientRecord(
+                id=self.ids.new("client"), name=self.config.client_name, created=self.clock.now()
+            )
+        )
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._budget: deque[float] = deque()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.storage: Storage
+        self.api: Api
+        self.webhooks: WebhookDispatcher
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. `http://127.0.0.1:54321`."""
+        if self._url is None:
+            raise RuntimeError("the emulator is not running; use `async with Emulator()`")
+        return self._url
+
+    @property
+    def endpoint_url(self) -> str:
+        """The GraphQL endpoint (what `MOVE_UGC_ENDPOINT_URL` should hold)."""
+        return f"{self.url}/graphql"
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
+    def root(self) -> Path:
+        """Directory that holds the stored objects."""
+        return self.storage.root
+
+    async def start(self) -> Emulator:
+        if self._runner is not None:
+            return self
+        _install_aws_scalars()
+        if self._root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="move-ugc-emulator-")
+            root = Path(self._tmp.name)
+        else:
+            root = self._root
+            root.mkdir(parents=True, exist_ok=True)
+        self.storage = Storage(
+            root,
+            clock=self.clock,
+            stats=self.stats,
+            faults=self.faults,
+            max_object_size=self.config.max_object_size,
+        )
+        self.api = Api(
+            state=self.state,
+            storage=self.storage,
+            config=self.config,
+            clock=self.clock,
+            stats=self.stats,
+            ids=self.ids,
+            rng=self._rng,
+            base_url=lambda: self.url,
+            on_job_created=lambda job: self.webhooks.job_created(job),
+        )
+        self.webhooks = WebhookDispatcher(
+            state=self.state,
+            config=self.config,
+            clock=self.clock,
+            stats=self.stats,
+            ids=self.ids,
+            job_view=self.api.job_view,
+        )
+        app = web.Application(middlewares=[self._count_connections])
+        app.router.add_route("*", "/graphql", self._graphql)
+        app.router.add_get("/_emulator/stats", self._stats_route)
+        app.router.add_get("/share/{code}", self._share)
+        app.router.add_routes(self.storage.routes())
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
+        bound_port = sockets[0].getsockname()[1] if sockets else self.port
+        self.port = bound_port
+        self._url = f"http://{self.host}:{bound_port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        await self.webhooks.close()
+        await self._runner.cleanup()
+        self._runner = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --------------------------------------------------------------- knobs
+    def set_faults(self, route: str, faults: RouteFaults | None) -> None:
+        """Inject (or with None, stop) faults on "graphql", "storage_put" or "storage_get"."""
+        self.faults.set(route, faults)
+
+    def advance(self, seconds: float) -> None:
+        """Move the server clock forward: URLs expire, jobs progress."""
+        self.clock.advance(seconds)
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point a client (ours or the sync SDK) at this emulator."""
+        return {"MOVE_UGC_API_KEY": self.api_key, "MOVE_UGC_ENDPOINT_URL": self.endpoint_url}
+
+    # ------------------------------------------------------------- routes
+    @web.middleware
+    async def _count_connections(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # aiohttp's RequestHandler has __slots__ and no weak references; the transport has both.
+        transport = request.transport
+        if transport is not None and transport not in self._connections:
+            self._connections.add(transport)
+            self.stats.connections += 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _stats_route(self, request: web.Request) -> web.Response:
+        return _json_response(200, self.stats.snapshot())
+
+    async def _share(self, request: web.Request) -> web.Response:
+        share = self.state.share_codes.get(request.match_info["code"])
+        if share is None or share.expires < self.clock.now():
+            return _json_response(404, {"message": "Share code not found or expired."})
+        rec = self.state.files[share.file_id]
+        url = self.storage.presign("GET", rec.key, base_url=self.url, ttl=self.config.url_ttl)
+        raise web.HTTPFound(url)
+
+    def _over_budget(self) -> float | None:
+        """Seconds until the next request fits in the hourly budget, or None when it fits now."""
+        budget = self.config.hourly_request_budget
+        if budget is None:
+            return None
+        now = self.clock.monotonic()
+        while self._budget and self._budget[0] <= now - 3600.0:
+            self._budget.popleft()
+        if len(self._budget) >= budget:
+            return max(1.0, self._budget[0] + 3600.0 - now)
+        self._budget.append(now)
+        return None
+
+    async def _graphql(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        headers = {"x-amzn-RequestId": request_id}
+        self.stats.graphql_requests += 1
+        if request.method != "POST":
+            return _json_response(
+                400,
+                {"errors": [{"errorType": "BadRequestException", "message": "Use POST."}]},
+                headers,
+            )
+        fault = self.faults.draw("graphql")
+        if fault is not None:
+            if fault.latency:
+                await asyncio.sleep(fault.latency)
+            if fault.kind in FAULT_BODIES:
+                self.stats.faults[f"graphql {fault.kind}"] += 1
+                status, body = FAULT_BODIES[fault.kind]
+                extra = {"Retry-After": "1"} if status == 429 else {}
+                return _json_response(status, {"errors": [body]}, headers | extra)
+        if request.headers.get("Authorization") != self.config.api_key:
+            return _json_response(401, {"errors": [UNAUTHORIZED]}, headers)
+        wait = self._over_budget()
+        if wait is not None:
+            self.stats.faults["graphql budget"] += 1
+            return _json_response(
+                429, {"errors": [THROTTLED]}, headers | {"Retry-After": str(int(wait + 0.999))}
+            )
+        try:
+            raw = await request.read()
+            self.stats.bytes_in += len(raw)
+            body = json.loads(raw)
+            if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+                raise ValueError("the body must be a JSON object with a query string")
+            variables = body.get("variables")
+            if variables is not None and not isinstance(variables, dict):
+                raise ValueError("variables must be a JSON object")
+            operation_name = body.get("operationName")
+            if operation_name is not None and not isinstance(operation_name, str):
+                raise ValueError("operationName must be a string")
+        except ValueError as exc:
+            return _json_response(
+                400,
+                {"errors": [{"errorType": "MalformedHttpRequestException", "message": str(exc)}]},
+                headers,
+            )
+        payload = await self._run(body["query"], variables, operation_name)
+        data = json.dumps(payload).encode()
+        self.stats.bytes_out += len(data)
+        if fault is not None and fault.kind == "reset":
+            self.stats.faults["graphql reset"] += 1
+            return await self._cut(request, data, fault, headers)
+        return web.Response(body=data, content_type="application/json", headers=headers)
+
+    async def _cut(
+        self, request: web.Request, data: bytes, fault: Fault, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """Send part of an answer that was fully executed, then drop the connection."""
+        response = web.StreamResponse(headers=headers)
+        response.content_type = "application/json"
+        response.content_length = len(data)
+        await response.prepare(request)
+        await response.write(data[: int(len(data) * fault.reset_fraction)])
+        if request.transport is not None:
+            request.transport.close()
+        return response
+
+    async def _run(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> dict[str, Any]:
+        schema = load_schema()
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            self.stats.operations["<invalid>"] += 1
+            return {"data": None, "errors": [validation_error(exc)]}
+        operation = get_operation_ast(document, operation_name)
+        name = operation.name.value if operation and operation.name else "<anonymous>"
+        self.stats.operations[operation_name or name] += 1
+        problems = validate(schema, document)
+        if problems:
+            return {"data": None, "errors": [validation_error(e) for e in problems]}
+        if operation is not None:
+            self._count_root_fields(operation)
+        result = execute(
+            schema,
+            document,
+            root_value=self.api,
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        if isawaitable(result):
+            result = await result
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            if result.data is None and all(e.path is None for e in result.errors):
+                payload["errors"] = [validation_error(e) for e in result.errors]
+            else:
+                payload["errors"] = [appsync_error(e) for e in result.errors]
+        return payload
+
+    def _count_root_fields(self, operation: OperationDefinitionNode) -> None:
+        for selection in operation.selection_set.selections:
+            if isinstance(selection, FieldNode) and not selection.name.value.startswith("__"):
+                self.stats.root_fields[selection.name.value] += 1
+

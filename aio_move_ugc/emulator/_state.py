@@ -1,0 +1,205 @@
+"""The emulator's in-memory records (client, files, takes, jobs, volumes...) and their life cycles."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+JobStateName = Literal["NOT_STARTED", "RUNNING", "FINISHED", "FAILED"]
+
+VIDEO_FORMATS = frozenset({"MP4", "MOV", "AVI"})
+
+SINGLECAM_DEFAULT_OUTPUTS = (
+    "RENDER_VIDEO",
+    "MAIN_FBX",
+    "MAIN_USDC",
+    "MAIN_USDZ",
+    "MAIN_BLEND",
+    "MOTION_DATA",
+    "RENDER_OVERLAY_VIDEO",
+)
+MULTICAM_DEFAULT_OUTPUTS = SINGLECAM_DEFAULT_OUTPUTS[:-1]
+
+OUTPUT_FILE_TYPES = {
+    "ALL_BLEND": "zip",
+    "ALL_BVH": "zip",
+    "ALL_C3D": "zip",
+    "ALL_FBX": "zip",
+    "ALL_GLB": "zip",
+    "ALL_USDC": "zip",
+    "ALL_USDZ": "zip",
+    "MAIN_BLEND": "blend",
+    "MAIN_FBX": "fbx",
+    "MAIN_GLB": "glb",
+    "MAIN_USDC": "usdc",
+    "MAIN_USDZ": "usdz",
+    "MOTION_DATA": "json",
+    "RENDER_OVERLAY_VIDEO": "mp4",
+    "RENDER_VIDEO": "mp4",
+    "SYNC_DATA": "json",
+}
+
+RIGS = ("move_mo", "move_ue5", "move_ue4", "move_unity", "move_mixamo")
+LENSES = (
+    "goprohero10-2-7k",
+    "blackmagic-ea-4k-24mm",
+    "sony-synced-fhd",
+    "panasonic-lumix-dc-bgh1-4k-12mm",
+    "optitrackprimecolor12mm-fhd",
+)
+
+
+def iso(ts: float) -> str:
+    """AWSDateTime as AppSync writes it: UTC, milliseconds, `Z`."""
+    moment = datetime.fromtimestamp(ts, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class IdFactory:
+    """IDs shaped like the real ones (`job-<uuid4>`), drawn from the seed so runs repeat."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}-{self.uuid()}"
+
+    def token(self, nbytes: int = 16) -> bytes:
+        return self._rng.randbytes(nbytes)
+
+
+@dataclass
+class ClientRecord:
+    id: str
+    name: str
+    created: float
+    metadata: str | None = None
+
+
+@dataclass
+class FileRecord:
+    id: str
+    type: str
+    key: str
+    created: float
+    name: str | None = None
+    metadata: str | None = None
+    ready_at: float | None = None
+    """Monotonic time after which an output file has a download URL (None: an upload)."""
+    output_type: str | None = None
+    job_id: str | None = None
+
+
+@dataclass
+class SourceRecord:
+    device_label: str
+    file_id: str
+    format: str
+    lens: str | None = None
+
+
+@dataclass
+class TakeRecord:
+    id: str
+    take_type: Literal["SINGLE_CAM", "MULTI_CAM"]
+    sources: list[SourceRecord]
+    created: float
+    name: str | None = None
+    metadata: str | None = None
+    volume_id: str | None = None
+    sync_method: dict[str, Any] | None = None
+
+
+@dataclass
+class Timeline:
+    """Times (monotonic) at which a simulated job or volume changes state."""
+
+    created_mono: float
+    starts_at: float
+    ends_at: float
+    fails: bool
+    outputs_ready_at: float
+
+    def state(self, now: float) -> JobStateName:
+        if now < self.starts_at:
+            return "NOT_STARTED"
+        if now < self.ends_at:
+            return "RUNNING"
+        return "FAILED" if self.fails else "FINISHED"
+
+    def percentage(self, now: float) -> int:
+        if now < self.starts_at:
+            return 0
+        if now >= self.ends_at:
+            return 0 if self.fails else 100
+        span = self.ends_at - self.starts_at
+        return min(99, int(100 * (now - self.starts_at) / span)) if span > 0 else 99
+
+
+@dataclass
+class JobRecord:
+    id: str
+    take_id: str
+    job_type: Literal["SINGLE_CAM", "MULTI_CAM"]
+    outputs: tuple[str, ...]
+    created: float
+    timeline: Timeline
+    name: str | None = None
+    metadata: str | None = None
+    options: dict[str, Any] | None = None
+    clip_window: dict[str, Any] | None = None
+    number_of_actors: int | None = None
+    rig: str | None = None
+    output_files: dict[str, str] = field(default_factory=dict)
+    """OutputType -> file id, filled when the job finishes."""
+
+
+@dataclass
+class VolumeRecord:
+    id: str
+    sources: list[SourceRecord]
+    human_height: float
+    area_type: str
+    created: float
+    timeline: Timeline
+    name: str | None = None
+    metadata: str | None = None
+    clip_window: dict[str, Any] | None = None
+    sync_method: dict[str, Any] | None = None
+
+
+@dataclass
+class WebhookEndpointRecord:
+    uid: str
+    url: str
+    events: list[str]
+    secret: str
+    description: str | None = None
+    metadata: str | None = None
+
+
+@dataclass
+class ShareCodeRecord:
+    code: str
+    file_id: str
+    created: float
+    expires: float
+
+
+@dataclass
+class State:
+    """Everything the emulated account holds."""
+
+    client: ClientRecord
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    takes: dict[str, TakeRecord] = field(default_factory=dict)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
+    volumes: dict[str, VolumeRecord] = field(default_factory=dict)
+    webhooks: dict[str, WebhookEndpointRecord] = field(default_factory=dict)
+    share_codes: dict[str, ShareCodeRecord] = field(default_factory=dict)

@@ -1,0 +1,42 @@
+"""Pagers: `await pager` for one page, `async for item in pager` for every item of every page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import Any, Generic, TypeVar
+
+from .types._models import Page
+
+T = TypeVar("T")
+
+PageFetcher = Callable[[str | None], Awaitable[Page[T]]]
+
+
+class AsyncPager(Generic[T]):
+    """What `list()` returns.
+
+    `page = await ugc.jobs.list(limit=20)` fetches one page (`page.items`, `page.next_token`);
+    `async for job in ugc.jobs.list():` walks every page, one request per page, lazily.
+    """
+
+    def __init__(self, fetch: PageFetcher[T], next_token: str | None = None) -> None:
+        self._fetch = fetch
+        self._start = next_token
+
+    def __await__(self) -> Generator[Any, None, Page[T]]:
+        return self._fetch(self._start).__await__()
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Every page in turn, starting from the token the pager was made with."""
+        token = self._start
+        while True:
+            page = await self._fetch(token)
+            yield page
+            if not page.next_token or not page.items:
+                return
+            token = page.next_token
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item

@@ -1,0 +1,1 @@
+"""The API's resources as the client exposes them (`ugc.files`, `ugc.jobs`...)."""

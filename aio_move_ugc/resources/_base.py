@@ -1,0 +1,62 @@
+"""What every resource shares: a reference to the client and typed execution of operations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from .. import _validation as check
+from .._graphql.operations import expand_words, operation
+from ..pagination import AsyncPager
+from ..types._models import Page, SortDirection
+
+if TYPE_CHECKING:
+    from .._client import AsyncMoveUgc
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class Resource:
+    """A group of API operations (`ugc.jobs`, `ugc.files`...) bound to one client."""
+
+    def __init__(self, client: AsyncMoveUgc) -> None:
+        self._client = client
+
+    async def _run(
+        self,
+        name: str,
+        model: type[ModelT],
+        variables: dict[str, Any] | None = None,
+        expand: Iterable[str] | None = None,
+    ) -> ModelT:
+        words = check.expand(expand, expand_words(name))
+        result = await self._client._execute(operation(name, words), variables)
+        return model.model_validate(result)
+
+    def _pager(
+        self,
+        name: str,
+        model: type[ModelT],
+        *,
+        limit: int | None,
+        next_token: str | None,
+        sort_by: SortDirection | str,
+        expand: Iterable[str] | None,
+        extra: dict[str, Any] | None = None,
+    ) -> AsyncPager[ModelT]:
+        size = check.page_size(limit)
+        direction = check.enum_value(SortDirection, sort_by, "sort direction").value
+        words = check.expand(expand, expand_words(name))
+        op = operation(name, words)
+
+        async def fetch(token: str | None) -> Page[ModelT]:
+            variables = {"first": size, "after": token, "sortDirection": direction, **(extra or {})}
+            result = await self._client._execute(op, variables) or {}
+            items = [model.model_validate(item) for item in result.get("items") or [] if item]
+            return Page[model](  # type: ignore[valid-type]
+                items=items, next_token=result.get("after"), first=result.get("first")
+            )
+
+        return AsyncPager(fetch, next_token)

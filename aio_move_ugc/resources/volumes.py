@@ -1,0 +1,70 @@
+"""`ugc.volumes`: human volumes that calibrate multicam takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import _validation as check
+from ..pagination import AsyncPager
+from ..types._models import (
+    AreaType,
+    ClipWindow,
+    HumanVolume,
+    SortDirection,
+    SourceIn,
+    SyncMethodIn,
+)
+from ._base import Resource
+
+
+class Volumes(Resource):
+    async def create_human_volume(
+        self,
+        sources: Sequence[SourceIn | dict[str, Any]],
+        *,
+        human_height: float,
+        area_type: AreaType | str,
+        sync_method: SyncMethodIn | dict[str, Any] | None = None,
+        metadata: Any = None,
+        name: str | None = None,
+        clip_window: ClipWindow | dict[str, Any] | None = None,
+        expand: Iterable[str] | None = None,
+    ) -> HumanVolume:
+        """A volume from at least two cameras (each with a lens) filming a person of known height."""
+        variables = {
+            "sources": check.sources(sources, multicam=True),
+            "humanHeight": check.positive_number(human_height, "human_height"),
+            "areaType": check.enum_value(AreaType, area_type, "area type").value,
+            "syncMethod": check.sync_method(sync_method),
+            "metadata": check.metadata(metadata),
+            "name": check.text(name, "name"),
+            "clipWindow": check.clip_window(clip_window),
+        }
+        return await self._run("CreateVolumeWithHuman", HumanVolume, variables, expand)
+
+    async def retrieve_human_volume(
+        self,
+        id: str,  # noqa: A002
+        *,
+        expand: Iterable[str] | None = None,
+    ) -> HumanVolume:
+        variables = {"id": check.identifier(id, "volume")}
+        return await self._run("GetVolume", HumanVolume, variables, expand)
+
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        next_token: str | None = None,
+        sort_by: SortDirection | str = SortDirection.DESC,
+        expand: Iterable[str] | None = None,
+    ) -> AsyncPager[HumanVolume]:
+        return self._pager(
+            "ListVolumes",
+            HumanVolume,
+            limit=limit,
+            next_token=next_token,
+            sort_by=sort_by,
+            expand=expand,
+        )

@@ -1,0 +1,311 @@
+"""Pydantic models of what the API returns, enums, and the inputs a user builds."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _CaseInsensitiveEnum(StrEnum):
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str):
+            wanted = value.strip().upper()
+            for member in cls:
+                if member.value == wanted:
+                    return member
+        return None
+
+
+class OutputType(_CaseInsensitiveEnum):
+    """What a job can produce (the schema's `OutputType`)."""
+
+    ALL_BLEND = "ALL_BLEND"
+    ALL_BVH = "ALL_BVH"
+    ALL_C3D = "ALL_C3D"
+    ALL_FBX = "ALL_FBX"
+    ALL_GLB = "ALL_GLB"
+    ALL_USDC = "ALL_USDC"
+    ALL_USDZ = "ALL_USDZ"
+    MAIN_BLEND = "MAIN_BLEND"
+    MAIN_FBX = "MAIN_FBX"
+    MAIN_GLB = "MAIN_GLB"
+    MAIN_USDC = "MAIN_USDC"
+    MAIN_USDZ = "MAIN_USDZ"
+    MOTION_DATA = "MOTION_DATA"
+    RENDER_OVERLAY_VIDEO = "RENDER_OVERLAY_VIDEO"
+    RENDER_VIDEO = "RENDER_VIDEO"
+    SYNC_DATA = "SYNC_DATA"
+
+
+class SourceFormat(_CaseInsensitiveEnum):
+    """Format of a take's source file."""
+
+    AVI = "AVI"
+    MOV = "MOV"
+    MOVE = "MOVE"
+    MP4 = "MP4"
+
+
+class JobState(_CaseInsensitiveEnum):
+    """States a job or volume goes through. `CANCELLED` is checked by the service's own docs."""
+
+    NOT_STARTED = "NOT_STARTED"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
+
+
+class SortDirection(_CaseInsensitiveEnum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class AreaType(_CaseInsensitiveEnum):
+    NORMAL = "NORMAL"
+    LARGE = "LARGE"
+
+
+class MocapModel(_CaseInsensitiveEnum):
+    M1 = "M1"
+    M2 = "M2"
+    S1 = "S1"
+    S2 = "S2"
+
+
+class TakeType(_CaseInsensitiveEnum):
+    SINGLE_CAM = "SINGLE_CAM"
+    MULTI_CAM = "MULTI_CAM"
+
+
+VIDEO_FORMATS = frozenset({SourceFormat.MP4, SourceFormat.MOV, SourceFormat.AVI})
+
+
+def _decode_awsjson(value: Any) -> Any:
+    """AWSJSON arrives as a JSON string; give the user the Python value it holds."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+Metadata = Annotated[Any, BeforeValidator(_decode_awsjson)]
+"""AWSJSON decoded to Python values."""
+
+
+class MoveModel(BaseModel):
+    """Base of every model: camelCase on the wire, snake_case in Python, unknown fields kept."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        use_enum_values=False,
+    )
+
+
+class Client(MoveModel):
+    id: str
+    name: str | None = None
+    created: AwareDatetime | None = None
+    metadata: Metadata = None
+    portal: str | None = None
+
+
+class File(MoveModel):
+    id: str
+    type: str | None = None
+    name: str | None = None
+    created: AwareDatetime | None = None
+    metadata: Metadata = None
+    presigned_url: str | None = Field(default=None, repr=False)
+    """Upload URL right after `files.create`, download URL afterwards; null while not ready."""
+    thumbnail_url: str | None = Field(default=None, repr=False)
+    client: Client | None = None
+
+
+class ShareCode(MoveModel):
+    code: str
+    created: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    url: str | None = Field(default=None, repr=False)
+    file: File | None = None
+
+
+class CameraSettings(MoveModel):
+    lens: str
+
+
+class Source(MoveModel):
+    device_label: str
+    format: SourceFormat | str | None = None
+    file: File | None = None
+    camera_settings: CameraSettings | None = None
+
+
+class AdditionalFile(MoveModel):
+    """One output of a job (or an extra file of a take)."""
+
+    file: File
+    format: str | None = None
+    key: str | None = None
+
+    @property
+    def output_type(self) -> OutputType | None:
+        """The output's type when the service names one we know."""
+        for candidate in (self.key, self.format):
+            if candidate:
+                try:
+                    return OutputType(candidate)
+                except ValueError:
+                    continue
+        return None
+
+
+class JobProgress(MoveModel):
+    state: JobState | str | None = None
+    percentage_complete: int | None = None
+
+
+class Rig(MoveModel):
+    name: str
+
+
+class ClipWindow(MoveModel):
+    """The part of the video to process, in seconds."""
+
+    start_time: float
+    end_time: float
+
+
+class JobOptions(MoveModel):
+    """Options of a job; extra keys are passed through for options this SDK does not know yet."""
+
+    floor_plane: bool | None = None
+    mocap_model: MocapModel | None = None
+    track_ball: bool | None = None
+    track_fingers: bool | None = None
+    track_jersey_numbers: bool | None = None
+
+
+class JobInputs(MoveModel):
+    clip_window: ClipWindow | None = None
+    number_of_actors: int | None = None
+    options: JobOptions | None = None
+
+
+class ClapWindow(MoveModel):
+    start_time: float
+    end_time: float
+
+
+class TimeCodeSync(MoveModel):
+    use_timecode: bool
+
+
+class SyncMethod(MoveModel):
+    clap_window: ClapWindow | None = None
+    timecode_sync: TimeCodeSync | None = None
+
+
+class HumanVolume(MoveModel):
+    id: str
+    created: AwareDatetime | None = None
+    name: str | None = None
+    metadata: Metadata = None
+    area_type: AreaType | str | None = None
+    human_height: float | None = None
+    state: JobState | str | None = None
+    progress: JobProgress | None = None
+    clip_window: ClipWindow | None = None
+    client: Client | None = None
+    sources: list[Source] | None = None
+    outputs: list[AdditionalFile] | None = None
+
+
+class Take(MoveModel):
+    id: str
+    created: AwareDatetime | None = None
+    name: str | None = None
+    metadata: Metadata = None
+    take_type: TakeType | str | None = None
+    client: Client | None = None
+    sources: list[Source] | None = None
+    video_file: File | None = None
+    additional_files: list[AdditionalFile] | None = None
+    volume: HumanVolume | None = None
+    sync_method: SyncMethod | None = None
+
+
+class Job(MoveModel):
+    id: str
+    created: AwareDatetime | None = None
+    name: str | None = None
+    metadata: Metadata = None
+    state: JobState | str | None = None
+    """Deprecated by the API in favour of `progress.state`; filled for old readers."""
+    progress: JobProgress | None = None
+    client: Client | None = None
+    take: Take | None = None
+    outputs: list[AdditionalFile] | None = None
+    rig: Rig | None = None
+    inputs: JobInputs | None = None
+
+    @property
+    def current_state(self) -> JobState | str | None:
+        """`progress.state`, falling back on the deprecated top-level `state`."""
+        if self.progress is not None and self.progress.state is not None:
+            return self.progress.state
+        return self.state
+
+    @property
+    def outputs_ready(self) -> bool:
+        """True once the job has outputs and every one of them has a download URL."""
+        return bool(self.outputs) and all(o.file.presigned_url for o in self.outputs or [])
+
+
+class WebhookEndpoint(MoveModel):
+    uid: str
+    url: str
+    events: list[str] | None = None
+    description: str | None = None
+    metadata: Metadata = None
+    secret: str | None = Field(default=None, repr=False)
+    """Only returned when the endpoint is first created."""
+    client: Client | None = None
+
+
+class SourceIn(MoveModel):
+    """A source of a take as the user gives it (same fields as the sync SDK's `SourceIn`)."""
+
+    device_label: str = Field(min_length=1)
+    file_id: str
+    format: SourceFormat
+    camera_settings: CameraSettings | None = None
+
+
+class SyncMethodIn(MoveModel):
+    clap_window: ClapWindow | None = None
+    timecode_sync: TimeCodeSync | None = None
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list: its items and the token of the next page (None on the last)."""
+
+    items: list[ItemT]
+    next_token: str | None = None
+    first: int | None = None
