@@ -7,6 +7,8 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any
 
+import aiohttp
+import anyio
 from pydantic import SecretStr
 
 from . import _validation as check
@@ -20,6 +22,8 @@ from .resources.jobs import Jobs
 from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
 from .resources.takes import Takes
 from .resources.volumes import Volumes
+from .transfers import TransferConfig
+from .transfers._common import new_storage_session
 
 DEFAULT_ENDPOINT_URL = "https://api.move.ai/ugc/graphql"
 API_KEY_ENV = "MOVE_UGC_API_KEY"
@@ -46,11 +50,12 @@ class AsyncMoveUgc:
         api_key: str | None = None,
         *,
         endpoint_url: str | None = None,
-        timeout: float | Timeout = Timeout(),  # noqa: B008 - immutable value
+        timeout: float | Timeout = Timeout(),
         max_retries: int = 3,
         retry: RetryPolicy | None = None,
         rate_limit: int | RateBudget | None = None,
         connection_limit: int = 100,
+        transfer_config: TransferConfig | None = None,
     ) -> None:
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
@@ -64,25 +69,33 @@ class AsyncMoveUgc:
             if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
                 raise ConfigurationError("max_retries must be a non-negative integer")
             retry = RetryPolicy(max_retries=max_retries)
-        if isinstance(rate_limit, int) and not isinstance(rate_limit, bool):
+        budget: RateBudget | None
+        if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | RateBudget | None):
+            raise ConfigurationError("rate_limit must be requests per hour or a RateBudget")
+        if isinstance(rate_limit, int):
             if rate_limit < 1:
                 raise ConfigurationError("rate_limit must be at least 1 request per hour")
-            rate_limit = RateBudget(rate_limit)
+            budget = RateBudget(rate_limit)
+        else:
+            budget = rate_limit
         if connection_limit < 1:
             raise ConfigurationError("connection_limit must be at least 1")
         self._api_key = SecretStr(key)
         self.endpoint_url = url
         self.timeout = timeout
         self.retry = retry
-        self.rate_budget: RateBudget | None = rate_limit
+        self.rate_budget = budget
         self._transport = GraphQLTransport(
             endpoint_url=url,
             api_key=self._api_key,
             timeout=timeout,
             retry=retry,
-            budget=rate_limit,
+            budget=budget,
             connection_limit=connection_limit,
         )
+        self.transfer_config = transfer_config or TransferConfig()
+        self._storage: aiohttp.ClientSession | None = None
+        self._transfer_limiter: anyio.CapacityLimiter | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -100,6 +113,9 @@ class AsyncMoveUgc:
             return
         self._closed = True
         await self._transport.aclose()
+        if self._storage is not None:
+            storage, self._storage = self._storage, None
+            await storage.close()
 
     async def __aenter__(self) -> AsyncMoveUgc:
         self._ensure_open()
@@ -126,6 +142,21 @@ class AsyncMoveUgc:
     async def _execute(self, op: Operation, variables: dict[str, Any] | None = None) -> Any:
         self._ensure_open()
         return await self._transport.execute(op, variables)
+
+    def _storage_session(self) -> aiohttp.ClientSession:
+        """The session for presigned storage URLs: separate, so the API key never goes there."""
+        self._ensure_open()
+        if self._storage is None:
+            self._storage = new_storage_session(self.transfer_config)
+        return self._storage
+
+    def _transfer_slots(self) -> anyio.CapacityLimiter:
+        """Shared bound on the files moving at once through this client."""
+        if self._transfer_limiter is None:
+            self._transfer_limiter = anyio.CapacityLimiter(
+                self.transfer_config.max_concurrent_transfers
+            )
+        return self._transfer_limiter
 
     async def _execute_named(self, name: str, variables: dict[str, Any] | None = None) -> Any:
         return await self._execute(operation(name), variables)

@@ -57,7 +57,9 @@ class Timeout:
     total: float | None = 60.0
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.total, sock_connect=self.connect, sock_read=self.read)
+        return aiohttp.ClientTimeout(
+            total=self.total, sock_connect=self.connect, sock_read=self.read
+        )
 
 
 class _NotSent(APIConnectionError):
@@ -224,14 +226,18 @@ class GraphQLTransport:
                 raw = await response.read()
                 response_headers = response.headers
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _NotSent(f"timed out connecting to the API for {name}", operation_name=name) from exc
+            raise _NotSent(
+                f"timed out connecting to the API for {name}", operation_name=name
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise _NotSent(
                 f"could not connect to the API for {name}: {exc.os_error.strerror or 'refused'}",
                 operation_name=name,
             ) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(f"no answer from the API in time for {name}", operation_name=name) from exc
+            raise APITimeoutError(
+                f"no answer from the API in time for {name}", operation_name=name
+            ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(
                 f"the connection broke during {name}: {type(exc).__name__}", operation_name=name
@@ -268,4 +274,3 @@ def _ambiguous(exc: APIConnectionError | APIStatusError) -> bool:
     if isinstance(exc, APIConnectionError):
         return True
     return exc.status >= 500 or exc.status < 400
-

@@ -1,4 +1,4 @@
-"""Checks of user input that run before any request leaves, each failing with a clear typed error."""
+"""Checks of user input that run before any request leaves, each failing with a typed error."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def enum_value(enum: type[EnumT], value: Any, what: str) -> EnumT:
         return enum(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
-        raise InvalidInputError(f"unknown {what} {value!r:.40}; expected one of: {allowed}") from None
+        raise InvalidInputError(
+            f"unknown {what} {value!r:.40}; expected one of: {allowed}"
+        ) from None
 
 
 def outputs(values: Iterable[OutputType | str] | None) -> list[str] | None:
@@ -195,7 +197,7 @@ def sync_method(value: SyncMethodIn | dict[str, Any] | None) -> dict[str, Any] |
 
 
 def positive_number(value: Any, what: str, *, integer: bool = False) -> Any:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    kinds: tuple[type[int] | type[float], ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
         raise InvalidInputError(f"{what} must be a positive {'integer' if integer else 'number'}")
     if not integer and not math.isfinite(value):

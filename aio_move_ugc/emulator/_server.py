@@ -210,8 +210,7 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
-        bound_port = sockets[0].getsockname()[1] if sockets else self.port
+        bound_port = self._runner.addresses[0][1] if self._runner.addresses else self.port
         self.port = bound_port
         self._url = f"http://{self.host}:{bound_port}"
         return self

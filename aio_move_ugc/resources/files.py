@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import anyio
+
 from .. import _validation as check
+from .._exceptions import InvalidInputError
+from ..transfers import Progress, check_upload_source, download_url, upload_file
 from ..types._models import File, ShareCode
 from ._base import Resource
+
+_SAFE_SUFFIX = re.compile(r"^[a-z0-9]{1,10}$")
 
 
 class Files(Resource):
@@ -27,14 +36,14 @@ class Files(Resource):
         }
         return await self._run("CreateFile", File, variables, expand)
 
-    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> File:  # noqa: A002
+    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> File:
         """A file by id; its `presigned_url` is a download URL."""
         variables = {"fileId": check.identifier(id, "file")}
         return await self._run("GetFile", File, variables, expand)
 
     async def update(
         self,
-        id: str,  # noqa: A002
+        id: str,
         *,
         metadata: Any = None,
         name: str | None = None,
@@ -51,3 +60,98 @@ class Files(Resource):
         """A code (and URL) that lets others download the file."""
         variables = {"fileId": check.identifier(file_id, "file")}
         return await self._run("GenerateShareCode", ShareCode, variables)
+
+    async def upload(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        type: str | None = None,
+        name: str | None = None,
+        metadata: Any = None,
+        progress: Progress | None = None,
+    ) -> File:
+        """Create a file record and stream `path` to its presigned URL.
+
+        The type comes from the suffix unless given. The bytes are sent with their exact
+        length and no Content-Type, and the storage's ETag is checked against the MD5 of
+        what was read. Transient failures re-send from the start; an expired URL is
+        replaced by a new file record. Returns the record whose URL received the bytes.
+        """
+        source, size, file_type = check_upload_source(path, type)
+        check.metadata(metadata)
+        client = self._client
+        async with client._transfer_slots():
+            record = await self.create(file_type, name=name, metadata=metadata)
+
+            async def refresh() -> str:
+                nonlocal record
+                record = await self.create(file_type, name=name, metadata=metadata)
+                return _url_of(record)
+
+            await upload_file(
+                client._storage_session(),
+                source,
+                size,
+                _url_of(record),
+                config=client.transfer_config,
+                refresh=refresh,
+                progress=progress,
+            )
+        return record
+
+    async def download(
+        self,
+        file: File | str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Download a file (a `File`, a file id, or a presigned GET URL) to `dest`.
+
+        Large objects come as concurrent ranged parts into `<dest>.part`, resumable after
+        an interruption; the result is checked (size, MD5 when the ETag is one), fsynced and
+        renamed into place. When `dest` is a directory the name is `<file id>.<type>`.
+        """
+        target = Path(dest)
+        file_id: str | None = None
+        url: str | None = None
+        record: File | None = None
+        if isinstance(file, File):
+            record, file_id = file, file.id
+        elif isinstance(file, str) and file.startswith(("http://", "https://")):
+            url = check.http_url(file, "download URL")
+        elif isinstance(file, str):
+            file_id = check.identifier(file, "file")
+        else:
+            raise InvalidInputError("file must be a File, a file id or a presigned URL")
+        if await anyio.Path(target).is_dir():
+            if record is None and file_id is not None:
+                record = await self.retrieve(file_id)
+            if record is None or not _SAFE_SUFFIX.match((record.type or "").lower()):
+                raise InvalidInputError(f"{target} is a directory; give the file name to write")
+            target = target / f"{record.id}.{(record.type or '').lower()}"
+        if url is None:
+            # Always ask afresh: a record from `create` holds an upload (PUT) URL.
+            assert file_id is not None
+            url = _url_of(await self.retrieve(file_id))
+
+        async def refresh() -> str:
+            assert file_id is not None
+            return _url_of(await self.retrieve(file_id))
+
+        client = self._client
+        async with client._transfer_slots():
+            return await download_url(
+                client._storage_session(),
+                url,
+                target,
+                config=client.transfer_config,
+                refresh=refresh if file_id else None,
+                progress=progress,
+            )
+
+
+def _url_of(record: File) -> str:
+    if not record.presigned_url:
+        raise InvalidInputError(f"file {record.id} has no presigned URL (yet)")
+    return record.presigned_url

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
+import anyio
+
 from .. import _validation as check
+from .._exceptions import InvalidInputError, StorageError
 from ..pagination import AsyncPager
-from ..types._models import ClipWindow, Job, JobOptions, OutputType, SortDirection
+from ..transfers import Progress, download_url, output_filename
+from ..types._models import AdditionalFile, ClipWindow, Job, JobOptions, OutputType, SortDirection
+from ..types.events import JobEvent
+from ..watch import PollPolicy, Until, wait_job, watch_jobs
 from ._base import Resource
 
 
@@ -62,13 +70,13 @@ class Jobs(Resource):
         }
         return await self._run("CreateMultiCamJob", Job, variables, expand)
 
-    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Job:  # noqa: A002
+    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Job:
         variables = {"jobId": check.identifier(id, "job")}
         return await self._run("GetJob", Job, variables, expand)
 
     async def update(
         self,
-        id: str,  # noqa: A002
+        id: str,
         *,
         metadata: Any = None,
         name: str | None = None,
@@ -101,3 +109,143 @@ class Jobs(Resource):
             expand=expand,
             extra=extra,
         )
+
+    def watch(
+        self,
+        job_id: str,
+        *,
+        interval: float = 2.0,
+        max_interval: float = 30.0,
+        until: Until = "outputs_ready",
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> AsyncIterator[JobEvent]:
+        """Typed events of one job, only changes, until it ends (and its outputs have URLs).
+
+        ```python
+        async for event in ugc.jobs.watch(job.id):
+            print(event.kind, event)
+        ```
+        Polls `interval` seconds apart at first, slower (up to `max_interval`) while nothing
+        changes. `until="terminal"` stops at FINISHED/FAILED without waiting for outputs.
+        """
+        check.identifier(job_id, "job")
+        return watch_jobs(
+            self._client,
+            [job_id],
+            until=until,
+            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+        )
+
+    def watch_many(
+        self,
+        job_ids: Iterable[str],
+        *,
+        interval: float = 2.0,
+        max_interval: float = 30.0,
+        until: Until = "outputs_ready",
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> AsyncIterator[JobEvent]:
+        """Events of many jobs from one generator: up to 50 jobs per request (aliases)."""
+        return watch_jobs(
+            self._client,
+            job_ids,
+            until=until,
+            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+        )
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        interval: float = 2.0,
+        max_interval: float = 30.0,
+        until: Until = "outputs_ready",
+        timeout: float | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
+        """The job once it has ended (by default: FINISHED with every output's URL).
+
+        Raises `JobFailedError` when it fails (unless `raise_on_failure=False`) and
+        `WatchTimeoutError` after `timeout` seconds.
+        """
+        return await wait_job(
+            self._client,
+            check.identifier(job_id, "job"),
+            until=until,
+            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+        )
+
+    async def download_outputs(
+        self,
+        job_id: str,
+        dest_dir: str | os.PathLike[str],
+        *,
+        types: Iterable[OutputType | str] | None = None,
+        interval: float = 2.0,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> dict[OutputType, Path]:
+        """Wait for the job's outputs, then download them all at once into `dest_dir`.
+
+        Names are `<job id>_<output type><suffix>` (e.g. `job-..._main_fbx.fbx`), built from
+        the job id and the output type, never from what the server sends. `types` limits
+        the download to some outputs. Returns where each output landed.
+        """
+        check.identifier(job_id, "job")
+        wanted = {OutputType(t) for t in check.outputs(types) or []} if types is not None else None
+        directory = Path(dest_dir)
+        job = await self.wait(job_id, interval=interval, timeout=timeout)
+        available: dict[OutputType, AdditionalFile] = {}
+        for output in job.outputs or []:
+            kind = output.output_type
+            if kind is not None and (wanted is None or kind in wanted):
+                available[kind] = output
+        if wanted is not None and wanted - available.keys():
+            missing = sorted(t.value for t in wanted - available.keys())
+            raise InvalidInputError(f"job {job_id} has no output of type {', '.join(missing)}")
+        await anyio.Path(directory).mkdir(parents=True, exist_ok=True)
+        results: dict[OutputType, Path] = {}
+        totals: dict[OutputType, tuple[int, int]] = {}
+
+        def report(kind: OutputType) -> Progress | None:
+            if progress is None:
+                return None
+
+            def update(done: int, total: int) -> None:
+                totals[kind] = (done, total)
+                progress(sum(d for d, _ in totals.values()), sum(t for _, t in totals.values()))
+
+            return update
+
+        async def fetch(kind: OutputType, output: AdditionalFile) -> None:
+            async def refresh() -> str:
+                fresh = await self.retrieve(job_id, expand=["outputs"])
+                for item in fresh.outputs or []:
+                    if item.output_type == kind and item.file.presigned_url:
+                        return item.file.presigned_url
+                raise StorageError(f"job {job_id} no longer offers a URL for {kind.value}")
+
+            url = output.file.presigned_url
+            assert url is not None
+            async with self._client._transfer_slots():
+                results[kind] = await download_url(
+                    self._client._storage_session(),
+                    url,
+                    directory / output_filename(job_id, kind),
+                    config=self._client.transfer_config,
+                    refresh=refresh,
+                    progress=report(kind),
+                )
+
+        async with anyio.create_task_group() as group:
+            for kind, output in available.items():
+                group.start_soon(fetch, kind, output)
+        return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}

@@ -36,8 +36,10 @@ class Webhooks(Resource):
         metadata: Any = None,
     ) -> WebhookEndpoint:
         """Create or update the endpoint `uid`; the secret is only returned on creation."""
-        if isinstance(events, str) or not events or not all(
-            isinstance(e, str) and e.strip() for e in events
+        if (
+            isinstance(events, str)
+            or not events
+            or not all(isinstance(e, str) and e.strip() for e in events)
         ):
             raise InvalidInputError("events must be a non-empty list of event names")
         if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_")):

@@ -48,13 +48,13 @@ class Takes(Resource):
         }
         return await self._run("CreateMultiCamTake", Take, variables, expand)
 
-    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Take:  # noqa: A002
+    async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Take:
         variables = {"takeId": check.identifier(id, "take")}
         return await self._run("GetTake", Take, variables, expand)
 
     async def update(
         self,
-        id: str,  # noqa: A002
+        id: str,
         *,
         name: str | None = None,
         metadata: Any = None,

@@ -6,15 +6,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import _validation as check
+from .._exceptions import JobFailedError
 from ..pagination import AsyncPager
 from ..types._models import (
     AreaType,
     ClipWindow,
     HumanVolume,
+    JobState,
     SortDirection,
     SourceIn,
     SyncMethodIn,
 )
+from ..watch import PollPolicy, watch_volumes
 from ._base import Resource
 
 
@@ -31,7 +34,7 @@ class Volumes(Resource):
         clip_window: ClipWindow | dict[str, Any] | None = None,
         expand: Iterable[str] | None = None,
     ) -> HumanVolume:
-        """A volume from at least two cameras (each with a lens) filming a person of known height."""
+        """A volume from two or more cameras (each with a lens) filming a person of known height."""
         variables = {
             "sources": check.sources(sources, multicam=True),
             "humanHeight": check.positive_number(human_height, "human_height"),
@@ -45,7 +48,7 @@ class Volumes(Resource):
 
     async def retrieve_human_volume(
         self,
-        id: str,  # noqa: A002
+        id: str,
         *,
         expand: Iterable[str] | None = None,
     ) -> HumanVolume:
@@ -68,3 +71,25 @@ class Volumes(Resource):
             sort_by=sort_by,
             expand=expand,
         )
+
+    async def wait(
+        self,
+        volume_id: str,
+        *,
+        interval: float = 2.0,
+        max_interval: float = 30.0,
+        timeout: float | None = None,
+    ) -> HumanVolume:
+        """The volume once FINISHED (raises `JobFailedError` if it fails)."""
+        last: HumanVolume | None = None
+        async for event in watch_volumes(
+            self._client,
+            [volume_id],
+            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            timeout=timeout,
+        ):
+            last = event.volume
+            if event.state in (JobState.FAILED, JobState.CANCELLED):
+                raise JobFailedError(volume_id, str(event.state))
+        assert last is not None
+        return last

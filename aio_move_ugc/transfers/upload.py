@@ -1,0 +1,177 @@
+"""Streamed uploads to presigned PUT URLs: exact length, no Content-Type, MD5 checked against ETag.
+
+The API hands out one presigned PUT per file, so a file goes up as one part. The upload is
+written as a list of `PartTarget`s nonetheless: if the API ever offers per-part URLs
+(S3 UploadPart needs its own signature), a plan with several parts plugs in here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles
+import aiohttp
+
+from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
+from .._retry import RetryPolicy, call_with_retries
+from ._common import (
+    S3_SINGLE_PUT_LIMIT,
+    Progress,
+    TransferConfig,
+    is_transient_storage,
+    md5_of_etag,
+    redact_url,
+    storage_error,
+)
+
+log = logging.getLogger("aio_move_ugc.transfers")
+
+VIDEO_TYPES = {".mp4": "mp4", ".mov": "mov", ".avi": "avi", ".move": "move"}
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    """Where one byte range of the file goes."""
+
+    url: str
+    offset: int
+    length: int
+
+
+def check_upload_source(
+    path: str | os.PathLike[str], file_type: str | None
+) -> tuple[Path, int, str]:
+    """Path, size and API file type of a file fit to upload, or a clear error (nothing sent)."""
+    source = Path(path)
+    try:
+        info = source.stat()
+    except FileNotFoundError:
+        raise InvalidInputError(f"no such file: {source}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidInputError(f"{source} is a directory, not a video file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInputError(f"{source} is not a regular file (a FIFO, socket or device?)")
+    if not os.access(source, os.R_OK):
+        raise InvalidInputError(f"{source} is not readable")
+    if info.st_size == 0:
+        raise InvalidInputError(f"{source} is empty")
+    if info.st_size > S3_SINGLE_PUT_LIMIT:
+        raise InvalidInputError(
+            f"{source} is {info.st_size} bytes; one upload takes at most 5 GB "
+            f"({S3_SINGLE_PUT_LIMIT} bytes)"
+        )
+    if file_type is None:
+        inferred = VIDEO_TYPES.get(source.suffix.lower())
+        if inferred is None:
+            raise InvalidInputError(
+                f"cannot tell the file type of {source.name!r} from its suffix; "
+                f"pass type= one of {sorted(VIDEO_TYPES.values())}"
+            )
+        file_type = inferred
+    return source, info.st_size, file_type
+
+
+async def _file_chunks(
+    path: Path,
+    part: PartTarget,
+    config: TransferConfig,
+    digest: hashlib._Hash,
+    sent: list[int],
+    progress: Progress | None,
+    total: int,
+) -> AsyncIterator[bytes]:
+    async with aiofiles.open(path, "rb") as handle:
+        await handle.seek(part.offset)
+        remaining = part.length
+        while remaining > 0:
+            chunk = await handle.read(min(config.chunk_size, remaining))
+            if not chunk:
+                raise IntegrityError(f"{path} shrank while it was being uploaded")
+            digest.update(chunk)
+            remaining -= len(chunk)
+            sent[0] += len(chunk)
+            if progress is not None:
+                progress(sent[0], total)
+            yield chunk
+
+
+async def put_part(
+    session: aiohttp.ClientSession,
+    path: Path,
+    part: PartTarget,
+    *,
+    config: TransferConfig,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> str:
+    """PUT one part streamed from disk; return the verified ETag."""
+    digest = hashlib.md5(usedforsecurity=False)
+    sent = [0]
+    headers = {"Content-Length": str(part.length)}
+    body = _file_chunks(path, part, config, digest, sent, progress, total or part.length)
+    where = redact_url(part.url)
+    async with session.put(
+        part.url,
+        data=body,
+        headers=headers,
+        skip_auto_headers=("Content-Type",),
+        allow_redirects=False,
+    ) as response:
+        answer = await response.read()
+        if response.status != 200:
+            raise storage_error(response.status, answer, f"upload to {where} failed")
+        etag = response.headers.get("ETag")
+    expected = digest.hexdigest()
+    if sent[0] != part.length:
+        raise IntegrityError(f"sent {sent[0]} bytes of {part.length} to {where}")
+    got = md5_of_etag(etag)
+    if got is None:
+        raise IntegrityError(f"storage answered without an MD5 ETag for {where}")
+    if got != expected:
+        raise IntegrityError(f"ETag {got} does not match the MD5 {expected} of what was sent")
+    return got
+
+
+async def upload_file(
+    session: aiohttp.ClientSession,
+    path: Path,
+    size: int,
+    url: str,
+    *,
+    config: TransferConfig,
+    refresh: Callable[[], Awaitable[str]],
+    progress: Progress | None = None,
+) -> str:
+    """Upload `path` to `url`; transient failures re-stream from the start, an expired URL is
+    replaced by `refresh()`. Returns the verified hex MD5."""
+    policy = RetryPolicy(max_retries=config.max_retries, base_delay=0.25, max_delay=8.0)
+    refreshes = 0
+    while True:
+        part = PartTarget(url=url, offset=0, length=size)
+        try:
+            return await call_with_retries(
+                lambda part=part: put_part(  # type: ignore[misc]
+                    session, path, part, config=config, progress=progress, total=size
+                ),
+                policy=policy,
+                retryable=is_transient_storage,
+                what=f"upload of {path.name}",
+            )
+        except URLExpiredError:
+            if refreshes >= config.max_url_refreshes:
+                raise
+            refreshes += 1
+            log.info("upload URL for %s expired; asking for a fresh one", path.name)
+            url = await refresh()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise StorageError(
+                f"upload of {path.name} to {redact_url(url)} failed: {type(exc).__name__}"
+            ) from exc
