@@ -12,6 +12,7 @@ import logging
 import os
 import pathlib
 import re
+import shutil
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -854,3 +855,5 @@ async def test_two_gib_round_trip_keeps_server_memory_flat(tmp_path: pathlib.Pat
         except TimeoutError:
             proc.terminate()
             await proc.wait()
+        # pytest keeps the last few temporary directories; do not leave 2 GiB behind in each.
+        shutil.rmtree(tmp_path / "root", ignore_errors=True)
