@@ -1,0 +1,321 @@
+"""The CLI's commands, written against the public API only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.table import Table
+
+from .. import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
+from ..emulator import Emulator, EmulatorConfig
+from ..transfers import check_upload_source
+from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
+from ._progress import TransferBars, human_bytes
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+err = Console(stderr=True, highlight=False)
+
+
+def _out(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
+    """Result on stdout: JSON with --json, otherwise `text`."""
+    if args.json:
+        print(json.dumps(payload, default=str))
+    elif text is not None:
+        print(text)
+
+
+def _client(args: argparse.Namespace, **kwargs: Any) -> AsyncMoveUgc:
+    return AsyncMoveUgc(args.api_key, endpoint_url=args.endpoint_url, **kwargs)
+
+
+def _outputs(values: list[str] | None) -> list[OutputType] | None:
+    if not values:
+        return None
+    from .._validation import outputs as check_outputs
+
+    return [OutputType(v) for v in check_outputs(values) or []]
+
+
+def _describe(event: JobEvent) -> str:
+    if isinstance(event, JobStateChanged):
+        return f"{event.job_id}: {event.previous or '…'} → {event.state}"
+    if isinstance(event, JobProgressed):
+        return f"{event.job_id}: {event.percentage}%"
+    if isinstance(event, OutputsReady):
+        return f"{event.job_id}: {len(event.outputs)} outputs ready to download"
+    if isinstance(event, JobFailed):
+        return f"{event.job_id}: FAILED{': ' + event.reason if event.reason else ''}"
+    return f"{event.job_id}: {event.kind.replace('_', ' ')}"
+
+
+# --------------------------------------------------------------------------- flows
+async def _one_take(
+    ugc: AsyncMoveUgc,
+    args: argparse.Namespace,
+    video: Path,
+    out_dir: Path,
+    outputs: list[OutputType] | None,
+    *,
+    interval: float,
+) -> dict[str, Any]:
+    """upload → take → job → watch → download, with progress on stderr."""
+    quiet = args.json
+    bars = TransferBars(err, enabled=not quiet)
+    with bars:
+        upload_bar = bars.add(f"upload {video.name}")
+        file = await ugc.files.upload(video, progress=upload_bar)
+    if not quiet:
+        err.print(f"uploaded [bold]{video.name}[/] as {file.id}")
+    take = await ugc.takes.create_singlecam(
+        [
+            SourceIn(
+                device_label=args.device_label,
+                file_id=file.id,
+                format=SourceFormat(file.type or "mp4"),
+            )
+        ]
+    )
+    job = await ugc.jobs.create_singlecam(take.id, outputs=outputs)
+    if not quiet:
+        err.print(f"created take {take.id} and job {job.id}")
+    async for event in ugc.jobs.watch(job.id, interval=interval, raise_on_failure=True):
+        if not quiet:
+            err.print("  " + _describe(event))
+    with bars:
+        download_bar = bars.add("download outputs")
+        paths = await ugc.jobs.download_outputs(
+            job.id, out_dir, interval=interval, progress=download_bar
+        )
+    return {
+        "video": str(video),
+        "file_id": file.id,
+        "take_id": take.id,
+        "job_id": job.id,
+        "outputs": {kind.value: str(path) for kind, path in paths.items()},
+    }
+
+
+def _print_outputs(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    if args.json:
+        _out(args, result)
+        return
+    table = Table(title=f"outputs of {result['job_id']}")
+    table.add_column("output")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    for kind, path in result["outputs"].items():
+        table.add_row(kind, path, human_bytes(os.path.getsize(path)))
+    Console().print(table)
+
+
+# -------------------------------------------------------------------------- commands
+DEMO_CONFIG = EmulatorConfig(
+    job_queue_delay=0.5, job_duration=3.0, output_lag=1.0, output_size=256 * 1024
+)
+
+
+def make_sample_video(path: Path, size: int = 2 * 1024 * 1024) -> Path:
+    """A stand-in video: an MP4 `ftyp` box followed by deterministic filler bytes."""
+    header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    block = bytes(range(256)) * 4096
+    with open(path, "wb") as handle:
+        handle.write(header)
+        remaining = size - len(header)
+        while remaining > 0:
+            handle.write(block[:remaining])
+            remaining -= len(block)
+    return path
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    out_dir = Path(args.output)
+    await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+    async with Emulator(DEMO_CONFIG) as emu:
+        if not args.json:
+            err.print(
+                f"[bold]Move UGC demo[/] on the embedded emulator at {emu.endpoint_url} "
+                "(local, no account or network needed)"
+            )
+        video = await anyio.to_thread.run_sync(make_sample_video, out_dir / "sample-dance.mp4")
+        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url) as ugc:
+            result = await _one_take(
+                ugc, args, video, out_dir, _outputs(args.outputs), interval=0.25
+            )
+        result["requests"] = emu.stats.graphql_requests
+    _print_outputs(args, result)
+    if not args.json:
+        err.print(
+            f"done: {len(result['outputs'])} outputs in {out_dir} "
+            f"({result['requests']} API requests)"
+        )
+    return 0
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    video, _, _ = check_upload_source(args.video, None)
+    async with _client(args) as ugc:
+        result = await _one_take(
+            ugc, args, video, Path(args.output), _outputs(args.outputs), interval=args.interval
+        )
+    _print_outputs(args, result)
+    return 0
+
+
+async def cmd_watch(args: argparse.Namespace) -> int:
+    failed = 0
+    async with _client(args) as ugc:
+        async for event in ugc.jobs.watch_many(
+            args.job_ids, interval=args.interval, until=args.until
+        ):
+            if isinstance(event, JobFailed) or event.kind == "not_found":
+                failed += 1
+            if args.json:
+                print(event.model_dump_json(exclude={"job"}))
+            else:
+                print(_describe(event))
+    return 1 if failed else 0
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    async with _client(args) as ugc:
+        bars = TransferBars(err, enabled=not args.json)
+        with bars:
+            bar = bars.add(f"download {args.job_id}")
+            paths = await ugc.jobs.download_outputs(
+                args.job_id,
+                args.output,
+                types=_outputs(args.outputs),
+                interval=args.interval,
+                timeout=args.timeout,
+                progress=bar,
+            )
+    _print_outputs(
+        args, {"job_id": args.job_id, "outputs": {k.value: str(p) for k, p in paths.items()}}
+    )
+    return 0
+
+
+async def cmd_jobs_list(args: argparse.Namespace) -> int:
+    async with _client(args) as ugc:
+        page = await ugc.jobs.list(limit=args.limit, take_id=args.take_id)
+    rows = [
+        {
+            "id": job.id,
+            "state": str(job.current_state),
+            "created": job.created.isoformat() if job.created else None,
+            "name": job.name,
+        }
+        for job in page.items
+    ]
+    if args.json:
+        _out(args, {"items": rows, "next_token": page.next_token})
+        return 0
+    table = Table(title="jobs")
+    for column in ("id", "state", "created", "name"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c] or "") for c in ("id", "state", "created", "name")))
+    Console().print(table)
+    return 0
+
+
+async def cmd_emulator(args: argparse.Namespace) -> int:
+    config = EmulatorConfig(
+        seed=args.seed,
+        job_queue_delay=args.queue_delay,
+        job_duration=args.job_duration,
+        output_lag=args.output_lag,
+        failure_rate=args.failure_rate,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Emulator(config, host=args.host, port=args.port) as emu:
+        env = emu.environment()
+        if args.json:
+            _out(args, env)
+        else:
+            for name, value in env.items():
+                print(f"export {name}={value}")
+            err.print(f"emulator listening on {emu.url} (stats: {emu.url}/_emulator/stats)")
+        sys.stdout.flush()
+        await stop.wait()
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "watch": cmd_watch,
+    "download": cmd_download,
+    "jobs-list": cmd_jobs_list,
+    "emulator": cmd_emulator,
+}
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def add_arguments(commands: Any) -> None:
+    """Declare every sub-command and its options."""
+    demo = commands.add_parser("demo", help="run the whole flow on the embedded emulator")
+    demo.add_argument("-o", "--output", default="move-ugc-demo", help="where outputs land")
+    demo.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
+    demo.add_argument("--device-label", default="demo-phone")
+    demo.set_defaults(command="demo")
+
+    run = commands.add_parser("run", help="upload one video, process it, download the outputs")
+    run.add_argument("video")
+    run.add_argument("-o", "--output", required=True, help="directory for the outputs")
+    run.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
+    run.add_argument("--device-label", default="camera")
+    run.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
+    run.set_defaults(command="run")
+
+    watch = commands.add_parser("watch", help="follow jobs until their outputs are ready")
+    watch.add_argument("job_ids", nargs="+", metavar="JOB_ID")
+    watch.add_argument("--interval", type=_positive, default=5.0)
+    watch.add_argument("--until", choices=("outputs_ready", "terminal"), default="outputs_ready")
+    watch.set_defaults(command="watch")
+
+    download = commands.add_parser("download", help="download a job's outputs")
+    download.add_argument("job_id")
+    download.add_argument("-o", "--output", required=True)
+    download.add_argument("--outputs", nargs="+", metavar="TYPE")
+    download.add_argument("--interval", type=_positive, default=5.0)
+    download.add_argument("--timeout", type=_positive, default=None)
+    download.set_defaults(command="download")
+
+    jobs = commands.add_parser("jobs", help="job listings")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
+    jobs_commands.required = True
+    listing = jobs_commands.add_parser("list", help="list recent jobs")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--take-id")
+    listing.set_defaults(command="jobs-list")
+
+    emulator = commands.add_parser("emulator", help="run the local emulator of the API")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--seed", type=int, default=0)
+    emulator.add_argument("--queue-delay", type=float, default=2.0)
+    emulator.add_argument("--job-duration", type=float, default=20.0)
+    emulator.add_argument("--output-lag", type=float, default=5.0)
+    emulator.add_argument("--failure-rate", type=float, default=0.0)
+    emulator.set_defaults(command="emulator")
