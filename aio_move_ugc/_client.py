@@ -17,6 +17,7 @@ from ._graphql.operations import Operation, operation
 from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
 from ._transport import GraphQLTransport, Timeout
+from .bulk import Bulk
 from .resources.files import Files
 from .resources.jobs import Jobs
 from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
@@ -162,6 +163,11 @@ class AsyncMoveUgc:
         return await self._execute(operation(name), variables)
 
     # ------------------------------------------------------------ resources
+    @cached_property
+    def bulk(self) -> Bulk:
+        """Many takes at once: `async for result in ugc.bulk.run(videos, dest="out/")`."""
+        return Bulk(self)
+
     @cached_property
     def files(self) -> Files:
         return Files(self)

@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
+from .._exceptions import InvalidInputError
 from ..emulator import Emulator, EmulatorConfig
 from ..transfers import check_upload_source
 from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
-from ._progress import TransferBars, human_bytes
+from ._progress import StageBars, TransferBars, human_bytes
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -172,6 +173,77 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bulk_inputs(pattern: str) -> list[Path]:
+    """A directory's videos, or the files a glob matches, in a stable order."""
+    from ..transfers.upload import VIDEO_TYPES
+
+    base = Path(pattern)
+    if base.is_dir():
+        found = [p for p in base.iterdir() if p.suffix.lower() in VIDEO_TYPES and p.is_file()]
+    else:
+        anchor = Path(base.anchor) if base.is_absolute() else Path()
+        relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
+        found = [p for p in anchor.glob(relative) if p.is_file()]
+    if not found:
+        raise InvalidInputError(f"no videos found at {pattern}")
+    return sorted(found)
+
+
+async def cmd_bulk(args: argparse.Namespace) -> int:
+    from ..bulk import JOURNAL_NAME, STAGES
+
+    videos = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
+    out_dir = Path(args.output)
+    journal = Path(args.journal) if args.journal else out_dir / JOURNAL_NAME
+    if await anyio.Path(journal).exists() and not args.resume:
+        raise InvalidInputError(
+            f"{journal} holds an earlier run; pass --resume to continue it or remove it"
+        )
+    results = []
+    with StageBars(err, STAGES, total=len(videos), enabled=not args.json) as bars:
+        async with _client(args, rate_limit=args.rate_limit) as ugc:
+            async for result in ugc.bulk.run(
+                videos,
+                dest=out_dir,
+                outputs=_outputs(args.outputs),
+                concurrency=args.concurrency,
+                journal=journal,
+                interval=args.interval,
+                on_stage=lambda item, stage: bars.advance(stage),
+            ):
+                results.append(result)
+                if not result.ok:
+                    bars.advance("failed")
+    rows = [
+        {
+            "video": str(r.item.path),
+            "ok": r.ok,
+            "skipped": r.skipped,
+            "job_id": r.job_id,
+            "outputs": {k.value: str(p) for k, p in r.outputs.items()},
+            "error": str(r.error) if r.error else None,
+        }
+        for r in results
+    ]
+    failed = sum(1 for r in results if not r.ok)
+    if args.json:
+        _out(args, {"results": rows, "failed": failed})
+    else:
+        table = Table(title=f"bulk: {len(results) - failed}/{len(results)} done")
+        for column in ("video", "job", "outputs", "status"):
+            table.add_column(column)
+        for row in rows:
+            status = "skipped (done before)" if row["skipped"] else ("ok" if row["ok"] else "")
+            table.add_row(
+                Path(str(row["video"])).name,
+                str(row["job_id"] or ""),
+                str(len(row["outputs"])),  # type: ignore[arg-type]
+                status or f"[red]{row['error']}[/]",
+            )
+        Console().print(table)
+    return 1 if failed else 0
+
+
 async def cmd_watch(args: argparse.Namespace) -> int:
     failed = 0
     async with _client(args) as ugc:
@@ -258,6 +330,7 @@ async def cmd_emulator(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "run": cmd_run,
+    "bulk": cmd_bulk,
     "watch": cmd_watch,
     "download": cmd_download,
     "jobs-list": cmd_jobs_list,
@@ -287,6 +360,17 @@ def add_arguments(commands: Any) -> None:
     run.add_argument("--device-label", default="camera")
     run.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
     run.set_defaults(command="run")
+
+    bulk = commands.add_parser("bulk", help="process every video of a directory or glob")
+    bulk.add_argument("inputs", metavar="DIR_OR_GLOB")
+    bulk.add_argument("-o", "--output", required=True, help="directory for the outputs")
+    bulk.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
+    bulk.add_argument("--concurrency", type=int, default=8)
+    bulk.add_argument("--resume", action="store_true", help="continue the run in the journal")
+    bulk.add_argument("--journal", help="journal file (default: OUTPUT/.move-ugc-journal.jsonl)")
+    bulk.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
+    bulk.add_argument("--rate-limit", type=int, default=None, help="requests per hour budget")
+    bulk.set_defaults(command="bulk")
 
     watch = commands.add_parser("watch", help="follow jobs until their outputs are ready")
     watch.add_argument("job_ids", nargs="+", metavar="JOB_ID")

@@ -200,9 +200,22 @@ class Jobs(Resource):
         the download to some outputs. Returns where each output landed.
         """
         check.identifier(job_id, "job")
-        wanted = {OutputType(t) for t in check.outputs(types) or []} if types is not None else None
-        directory = Path(dest_dir)
+        wanted = check.outputs(types) if types is not None else None
         job = await self.wait(job_id, interval=interval, timeout=timeout)
+        return await self._download_ready_outputs(job, dest_dir, wanted, progress=progress)
+
+    async def _download_ready_outputs(
+        self,
+        job: Job,
+        dest_dir: str | os.PathLike[str],
+        types: Iterable[OutputType | str] | None,
+        *,
+        progress: Progress | None = None,
+    ) -> dict[OutputType, Path]:
+        """Download the outputs of a job whose outputs already have URLs."""
+        job_id = job.id
+        wanted = {OutputType(t) for t in types} if types is not None else None
+        directory = Path(dest_dir)
         available: dict[OutputType, AdditionalFile] = {}
         for output in job.outputs or []:
             kind = output.output_type
