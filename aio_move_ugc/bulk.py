@@ -43,6 +43,8 @@ MARKER_KEY = "aio_move_ugc_input"
 """Metadata key that ties a take and its job to the input they were made from."""
 STAGES = ("uploaded", "job_created", "outputs_ready", "downloaded")
 """Stages reported to `on_stage`, in order, for each input that gets through them."""
+CREATE_ATTEMPTS = 3
+"""Creates tried per input when each outcome is unknown and the lookup finds nothing."""
 LOOKUP_SLACK = 300.0
 """How far before an intent record a take found by lookup may have been created (clock skew)."""
 
@@ -346,22 +348,26 @@ class _Runner:
             if found:
                 self.journal.record(key, take_id=found)
                 return found
-        self.journal.record(key, creating_take=time.time())
         source = SourceIn(
             device_label=item.device_label, file_id=file_id, format=SourceFormat(file_type)
         )
-        try:
-            take = await self.client.takes.create_singlecam(
-                [source], name=item.name, metadata=self._marker(item, key)
-            )
-        except OutcomeUnknownError:
-            found = await self._find_take(key, since=time.time() - LOOKUP_SLACK)
-            if not found:
-                raise
-            self.journal.record(key, take_id=found)
-            return found
-        self.journal.record(key, take_id=take.id)
-        return take.id
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            self.journal.record(key, creating_take=time.time())
+            try:
+                take = await self.client.takes.create_singlecam(
+                    [source], name=item.name, metadata=self._marker(item, key)
+                )
+            except OutcomeUnknownError:
+                found = await self._find_take(key, since=time.time() - LOOKUP_SLACK)
+                if found:
+                    self.journal.record(key, take_id=found)
+                    return found
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                continue  # provably not created: the lookup saw no take of this input
+            self.journal.record(key, take_id=take.id)
+            return take.id
+        raise AssertionError("unreachable")
 
     async def _find_take(self, key: str, *, since: float) -> str | None:
         """The take this input created earlier, found by its marker among the newest takes."""
@@ -381,19 +387,23 @@ class _Runner:
                 self.journal.record(key, job_id=existing)
                 return existing
         exclude = entry.get("job_id") if fresh else None
-        self.journal.record(key, creating_job=time.time(), job_failed=False)
-        try:
-            job = await self.client.jobs.create_singlecam(
-                take_id, outputs=item.outputs, name=item.name, metadata=self._marker(item, key)
-            )
-        except OutcomeUnknownError:
-            existing = await self._find_job(take_id, exclude=exclude)
-            if not existing:
-                raise
-            self.journal.record(key, job_id=existing)
-            return existing
-        self.journal.record(key, job_id=job.id)
-        return job.id
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            self.journal.record(key, creating_job=time.time(), job_failed=False)
+            try:
+                job = await self.client.jobs.create_singlecam(
+                    take_id, outputs=item.outputs, name=item.name, metadata=self._marker(item, key)
+                )
+            except OutcomeUnknownError:
+                existing = await self._find_job(take_id, exclude=exclude)
+                if existing:
+                    self.journal.record(key, job_id=existing)
+                    return existing
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                continue  # provably not created: the take has no job of this run
+            self.journal.record(key, job_id=job.id)
+            return job.id
+        raise AssertionError("unreachable")
 
     async def _find_job(self, take_id: str, *, exclude: str | None) -> str | None:
         """Every job of this input's take is this input's: the take is its alone."""

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from .. import _validation as check
-from .._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError, OutcomeUnknownError
 from ..transfers import Progress, check_upload_source, download_url, upload_file
 from ..types._models import File, ShareCode
 from ._base import Resource
@@ -81,11 +81,11 @@ class Files(Resource):
         check.metadata(metadata)
         client = self._client
         async with client._transfer_slots():
-            record = await self.create(file_type, name=name, metadata=metadata)
+            record = await self._create_for_upload(file_type, name, metadata)
 
             async def refresh() -> str:
                 nonlocal record
-                record = await self.create(file_type, name=name, metadata=metadata)
+                record = await self._create_for_upload(file_type, name, metadata)
                 return _url_of(record)
 
             await upload_file(
@@ -98,6 +98,17 @@ class Files(Resource):
                 progress=progress,
             )
         return record
+
+    async def _create_for_upload(self, file_type: str, name: str | None, metadata: Any) -> File:
+        """A fresh file record. Creating one whose outcome was unknown again is safe: a record
+        that never receives bytes is never used."""
+        for attempt in range(1, 4):
+            try:
+                return await self.create(file_type, name=name, metadata=metadata)
+            except OutcomeUnknownError:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
 
     async def download(
         self,

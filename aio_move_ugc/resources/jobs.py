@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from .. import _validation as check
+from .._concurrency import first_error
 from .._exceptions import InvalidInputError, StorageError
 from ..pagination import AsyncPager
 from ..transfers import Progress, download_url, output_filename
@@ -238,9 +239,20 @@ class Jobs(Resource):
 
             return update
 
+        fresh_job: list[tuple[float, Job]] = []
+        refreshing = anyio.Lock()
+
+        async def latest_job() -> Job:
+            """One retrieve refreshes the URLs of every output that expired about now."""
+            async with refreshing:
+                if not fresh_job or anyio.current_time() - fresh_job[0][0] > 1.0:
+                    job = await self.retrieve(job_id, expand=["outputs"])
+                    fresh_job[:] = [(anyio.current_time(), job)]
+                return fresh_job[0][1]
+
         async def fetch(kind: OutputType, output: AdditionalFile) -> None:
             async def refresh() -> str:
-                fresh = await self.retrieve(job_id, expand=["outputs"])
+                fresh = await latest_job()
                 for item in fresh.outputs or []:
                     if item.output_type == kind and item.file.presigned_url:
                         return item.file.presigned_url
@@ -258,7 +270,10 @@ class Jobs(Resource):
                     progress=report(kind),
                 )
 
-        async with anyio.create_task_group() as group:
-            for kind, output in available.items():
-                group.start_soon(fetch, kind, output)
+        try:
+            async with anyio.create_task_group() as group:
+                for kind, output in available.items():
+                    group.start_soon(fetch, kind, output)
+        except BaseExceptionGroup as group_error:
+            raise first_error(group_error) from None
         return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}

@@ -23,6 +23,7 @@ import aiofiles
 import aiohttp
 import anyio
 
+from .._concurrency import leaves
 from .._exceptions import IntegrityError, StorageError, URLExpiredError
 from .._retry import RetryPolicy, call_with_retries
 from ._common import (
@@ -113,6 +114,23 @@ def _load_plan(part: Path, sidecar: Path) -> _Plan | None:
     return plan
 
 
+def _most_telling(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """One error for parts that failed together: a changed object or corrupt bytes first, then
+    a storage error, then anything else, and an expired URL (which fails every part) last."""
+    found = leaves(group)
+
+    def rank(exc: BaseException) -> int:
+        if isinstance(exc, _ObjectChanged | IntegrityError):
+            return 0
+        if isinstance(exc, URLExpiredError):
+            return 3
+        if isinstance(exc, StorageError):
+            return 1
+        return 4 if isinstance(exc, anyio.get_cancelled_exc_class()) else 2
+
+    return min(found, key=rank)
+
+
 def _content_range(header: str | None) -> tuple[int, int, int] | None:
     """`bytes a-b/total` → (a, b + 1, total)."""
     if not header or not header.startswith("bytes "):
@@ -192,17 +210,19 @@ class Downloader:
         self._done_bytes = self.plan.bytes_done
         self._report()
         limiter = anyio.CapacityLimiter(self.config.parts_in_flight)
+        parts = self.plan.missing(self.config.part_size)
+        if self._whole_in_first:
+            parts = [(0, self.plan.size)] if self.plan.size else []
         try:
             async with anyio.create_task_group() as group:
-                parts = self.plan.missing(self.config.part_size)
-                if self._whole_in_first:
-                    parts = [(0, self.plan.size)] if self.plan.size else []
                 if first is not None and parts:
                     head, parts = parts[0], parts[1:]
                     group.start_soon(self._stream_first, limiter, first, *head)
-                    first = None
+                    first = None  # the task owns the response now
                 for start, end in parts:
                     group.start_soon(self._fetch_part_limited, limiter, start, end)
+        except BaseExceptionGroup as group_error:
+            raise _most_telling(group_error) from None
         finally:
             if first is not None:
                 first.release()
