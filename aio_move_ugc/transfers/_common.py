@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from .._exceptions import IntegrityError, StorageError, URLExpiredError
+from .._retry import RetryPolicy
 
 Progress = Callable[[int, int], object]
 """Called as `progress(bytes_done, bytes_total)` as a transfer advances."""
@@ -39,6 +40,8 @@ class TransferConfig:
     stall_timeout: float = 60.0
     """A transfer that receives or sends nothing for this long is abandoned (and retried)."""
     max_retries: int = 5
+    retry_base_delay: float = 0.25
+    retry_max_delay: float = 8.0
     max_url_refreshes: int = 3
     connection_limit: int = 64
 
@@ -47,6 +50,14 @@ class TransferConfig:
             raise ValueError("chunk_size must be >= 1 KiB and part_size >= chunk_size")
         if self.parts_in_flight < 1 or self.max_concurrent_transfers < 1:
             raise ValueError("parts_in_flight and max_concurrent_transfers must be >= 1")
+
+    def retry_policy(self) -> RetryPolicy:
+        """Retries of one transfer step against the same URL."""
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            base_delay=self.retry_base_delay,
+            max_delay=self.retry_max_delay,
+        )
 
 
 def new_storage_session(config: TransferConfig) -> aiohttp.ClientSession:

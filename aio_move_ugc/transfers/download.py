@@ -25,7 +25,7 @@ import anyio
 
 from .._concurrency import leaves
 from .._exceptions import IntegrityError, StorageError, URLExpiredError
-from .._retry import RetryPolicy, call_with_retries
+from .._retry import call_with_retries
 from ._common import (
     Progress,
     TransferConfig,
@@ -258,7 +258,7 @@ class Downloader:
             _write_sidecar(self.sidecar, self.plan)
             return response
 
-        policy = RetryPolicy(max_retries=self.config.max_retries, base_delay=0.25, max_delay=8.0)
+        policy = self.config.retry_policy()
         try:
             return await call_with_retries(
                 attempt,
@@ -297,7 +297,7 @@ class Downloader:
             await self._with_retries(lambda: self._fetch_range(start, end), f"{start}-{end}")
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[None]], what: str) -> None:
-        policy = RetryPolicy(max_retries=self.config.max_retries, base_delay=0.25, max_delay=8.0)
+        policy = self.config.retry_policy()
         try:
             await call_with_retries(
                 attempt,

@@ -19,7 +19,7 @@ import aiofiles
 import aiohttp
 
 from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
-from .._retry import RetryPolicy, call_with_retries
+from .._retry import call_with_retries
 from ._common import (
     S3_SINGLE_PUT_LIMIT,
     Progress,
@@ -87,20 +87,26 @@ async def _file_chunks(
     sent: list[int],
     progress: Progress | None,
     total: int,
+    failures: list[Exception],
 ) -> AsyncIterator[bytes]:
-    async with aiofiles.open(path, "rb") as handle:
-        await handle.seek(part.offset)
-        remaining = part.length
-        while remaining > 0:
-            chunk = await handle.read(min(config.chunk_size, remaining))
-            if not chunk:
-                raise IntegrityError(f"{path} shrank while it was being uploaded")
-            digest.update(chunk)
-            remaining -= len(chunk)
-            sent[0] += len(chunk)
-            if progress is not None:
-                progress(sent[0], total)
-            yield chunk
+    try:
+        async with aiofiles.open(path, "rb") as handle:
+            await handle.seek(part.offset)
+            remaining = part.length
+            while remaining > 0:
+                chunk = await handle.read(min(config.chunk_size, remaining))
+                if not chunk:
+                    raise IntegrityError(f"{path.name} shrank while it was being uploaded")
+                digest.update(chunk)
+                remaining -= len(chunk)
+                sent[0] += len(chunk)
+                if progress is not None:
+                    progress(sent[0], total)
+                yield chunk
+    except Exception as exc:
+        # aiohttp reports a failing body as a connection error; keep ours to raise instead.
+        failures.append(exc)
+        raise
 
 
 async def put_part(
@@ -116,19 +122,25 @@ async def put_part(
     digest = hashlib.md5(usedforsecurity=False)
     sent = [0]
     headers = {"Content-Length": str(part.length)}
-    body = _file_chunks(path, part, config, digest, sent, progress, total or part.length)
+    failures: list[Exception] = []
+    body = _file_chunks(path, part, config, digest, sent, progress, total or part.length, failures)
     where = redact_url(part.url)
-    async with session.put(
-        part.url,
-        data=body,
-        headers=headers,
-        skip_auto_headers=("Content-Type",),
-        allow_redirects=False,
-    ) as response:
-        answer = await response.read()
-        if response.status != 200:
-            raise storage_error(response.status, answer, f"upload to {where} failed")
-        etag = response.headers.get("ETag")
+    try:
+        async with session.put(
+            part.url,
+            data=body,
+            headers=headers,
+            skip_auto_headers=("Content-Type",),
+            allow_redirects=False,
+        ) as response:
+            answer = await response.read()
+            if response.status != 200:
+                raise storage_error(response.status, answer, f"upload to {where} failed")
+            etag = response.headers.get("ETag")
+    except aiohttp.ClientError:
+        if failures:  # the file, not the network: reading it again would not help
+            raise failures[0] from None
+        raise
     expected = digest.hexdigest()
     if sent[0] != part.length:
         raise IntegrityError(f"sent {sent[0]} bytes of {part.length} to {where}")
@@ -152,7 +164,7 @@ async def upload_file(
 ) -> str:
     """Upload `path` to `url`; transient failures re-stream from the start, an expired URL is
     replaced by `refresh()`. Returns the verified hex MD5."""
-    policy = RetryPolicy(max_retries=config.max_retries, base_delay=0.25, max_delay=8.0)
+    policy = config.retry_policy()
     refreshes = 0
     while True:
         part = PartTarget(url=url, offset=0, length=size)
