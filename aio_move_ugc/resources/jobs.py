@@ -239,24 +239,24 @@ class Jobs(Resource):
 
             return update
 
-        fresh_job: list[tuple[float, Job]] = []
+        latest: list[Job] = [job]
         refreshing = anyio.Lock()
 
-        async def latest_job() -> Job:
-            """One retrieve refreshes the URLs of every output that expired about now."""
-            async with refreshing:
-                if not fresh_job or anyio.current_time() - fresh_job[0][0] > 1.0:
-                    job = await self.retrieve(job_id, expand=["outputs"])
-                    fresh_job[:] = [(anyio.current_time(), job)]
-                return fresh_job[0][1]
-
         async def fetch(kind: OutputType, output: AdditionalFile) -> None:
+            in_use: list[str | None] = [output.file.presigned_url]
+
             async def refresh() -> str:
-                fresh = await latest_job()
-                for item in fresh.outputs or []:
-                    if item.output_type == kind and item.file.presigned_url:
-                        return item.file.presigned_url
-                raise StorageError(f"job {job_id} no longer offers a URL for {kind.value}")
+                # One retrieve refreshes every output whose URL expired at about the same
+                # time: ask again only when the newest answer holds the URL that just failed.
+                async with refreshing:
+                    url = _output_url(latest[0], kind)
+                    if url is None or url == in_use[0]:
+                        latest[0] = await self.retrieve(job_id, expand=["outputs"])
+                        url = _output_url(latest[0], kind)
+                if url is None:
+                    raise StorageError(f"job {job_id} no longer offers a URL for {kind.value}")
+                in_use[0] = url
+                return url
 
             url = output.file.presigned_url
             assert url is not None
@@ -277,3 +277,10 @@ class Jobs(Resource):
         except BaseExceptionGroup as group_error:
             raise first_error(group_error) from None
         return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}
+
+
+def _output_url(job: Job, kind: OutputType) -> str | None:
+    for item in job.outputs or []:
+        if item.output_type == kind and item.file.presigned_url:
+            return item.file.presigned_url
+    return None

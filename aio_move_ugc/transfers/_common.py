@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiofiles.threadpool
 import aiohttp
+import anyio
 
 from .._exceptions import IntegrityError, StorageError, URLExpiredError
 from .._retry import RetryPolicy
@@ -123,3 +128,15 @@ def md5_of_etag(etag: str | None) -> str | None:
         return None
     match = MD5_ETAG.match(etag.strip())
     return match.group(1).lower() if match else None
+
+
+@asynccontextmanager
+async def open_file(path: str | os.PathLike[str], mode: str) -> AsyncIterator[Any]:
+    """An aiofiles handle that cannot leak: `aiofiles.open` cancelled mid-open drops a file
+    object the thread already opened, so the open runs to completion here (cancellation
+    waits for it), and the close happens even inside a cancelled scope."""
+    raw = await anyio.to_thread.run_sync(open, path, mode)
+    try:
+        yield aiofiles.threadpool.wrap(raw)
+    finally:
+        raw.close()

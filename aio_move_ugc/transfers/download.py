@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiofiles
 import aiohttp
 import anyio
 
@@ -31,6 +30,7 @@ from ._common import (
     TransferConfig,
     is_transient_storage,
     md5_of_etag,
+    open_file,
     redact_url,
     storage_error,
 )
@@ -173,11 +173,17 @@ class Downloader:
     async def run(self) -> Path:
         refreshes = 0
         restarts = 0
+        progress_at_refresh = -1
         while True:
             try:
                 await self._attempt()
                 break
             except URLExpiredError:
+                # Count only refreshes that bought no progress: a long download may outlive
+                # many URLs, but a URL that expires before any byte arrives means trouble.
+                if self.plan is not None and self.plan.bytes_done > progress_at_refresh:
+                    refreshes = 0
+                    progress_at_refresh = self.plan.bytes_done
                 if self.refresh is None or refreshes >= self.config.max_url_refreshes:
                     raise
                 refreshes += 1
@@ -352,7 +358,7 @@ class Downloader:
                 f"{self._what()}: Content-Length {response.content_length}, expected {expected}"
             )
         written = 0
-        async with aiofiles.open(self.part, "r+b") as handle:
+        async with open_file(self.part, "r+b") as handle:
             await handle.seek(start)
             async for chunk in response.content.iter_chunked(self.config.chunk_size):
                 if written + len(chunk) > expected:

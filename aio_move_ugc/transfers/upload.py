@@ -11,11 +11,11 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import aiofiles
 import aiohttp
 
 from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
@@ -26,6 +26,7 @@ from ._common import (
     TransferConfig,
     is_transient_storage,
     md5_of_etag,
+    open_file,
     redact_url,
     storage_error,
 )
@@ -80,6 +81,7 @@ def check_upload_source(
 
 
 async def _file_chunks(
+    handle: Any,
     path: Path,
     part: PartTarget,
     config: TransferConfig,
@@ -88,21 +90,20 @@ async def _file_chunks(
     progress: Progress | None,
     total: int,
     failures: list[Exception],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     try:
-        async with aiofiles.open(path, "rb") as handle:
-            await handle.seek(part.offset)
-            remaining = part.length
-            while remaining > 0:
-                chunk = await handle.read(min(config.chunk_size, remaining))
-                if not chunk:
-                    raise IntegrityError(f"{path.name} shrank while it was being uploaded")
-                digest.update(chunk)
-                remaining -= len(chunk)
-                sent[0] += len(chunk)
-                if progress is not None:
-                    progress(sent[0], total)
-                yield chunk
+        await handle.seek(part.offset)
+        remaining = part.length
+        while remaining > 0:
+            chunk = await handle.read(min(config.chunk_size, remaining))
+            if not chunk:
+                raise IntegrityError(f"{path.name} shrank while it was being uploaded")
+            digest.update(chunk)
+            remaining -= len(chunk)
+            sent[0] += len(chunk)
+            if progress is not None:
+                progress(sent[0], total)
+            yield chunk
     except Exception as exc:
         # aiohttp reports a failing body as a connection error; keep ours to raise instead.
         failures.append(exc)
@@ -123,8 +124,29 @@ async def put_part(
     sent = [0]
     headers = {"Content-Length": str(part.length)}
     failures: list[Exception] = []
-    body = _file_chunks(path, part, config, digest, sent, progress, total or part.length, failures)
     where = redact_url(part.url)
+    # The file is opened here, not in the body generator, so it is closed when the request
+    # ends even if aiohttp abandons the generator half-way (a cut connection).
+    async with open_file(path, "rb") as handle:
+        body = _file_chunks(
+            handle, path, part, config, digest, sent, progress, total or part.length, failures
+        )
+        try:
+            return await _send(session, part, body, headers, where, digest, sent, failures)
+        finally:
+            await body.aclose()
+
+
+async def _send(
+    session: aiohttp.ClientSession,
+    part: PartTarget,
+    body: AsyncIterator[bytes],
+    headers: dict[str, str],
+    where: str,
+    digest: Any,
+    sent: list[int],
+    failures: list[Exception],
+) -> str:
     try:
         async with session.put(
             part.url,

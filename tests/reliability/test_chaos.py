@@ -1,0 +1,126 @@
+"""A bulk run through injected throttling, server faults, cut connections and short-lived URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from aio_move_ugc import AsyncMoveUgc, OutputType, RetryPolicy
+from aio_move_ugc.bulk import JOURNAL_NAME
+from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+from aio_move_ugc.transfers import TransferConfig
+
+TAKES = 50
+OUTPUTS = (OutputType.MAIN_FBX, OutputType.RENDER_VIDEO, OutputType.MOTION_DATA)
+FAULTS = RouteFaults(rate_429=0.025, rate_500=0.025, rate_503=0.025, reset_rate=0.025)
+"""About 10% of requests on every route meet a fault."""
+
+REQUEST_BOUND = {
+    "CreateFile": TAKES * 2,
+    "CreateSingleCamTake": TAKES * 2,
+    "CreateSingleCamJob": TAKES * 2,
+}
+"""Creates may be repeated only when a fault hid the outcome and a lookup proved nothing was made."""
+POLL_BOUND = 120
+"""GetJobs rounds for 50 jobs (one request per round while at most 50 are pending)."""
+
+
+def _videos(folder: Path) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for i in range(TAKES):
+        path = folder / f"take-{i:02d}.mp4"
+        path.write_bytes(os.urandom(96 * 1024 + i))
+        paths.append(path)
+    return paths
+
+
+def _client(emu: Emulator) -> AsyncMoveUgc:
+    return AsyncMoveUgc(
+        emu.api_key,
+        endpoint_url=emu.endpoint_url,
+        retry=RetryPolicy(max_retries=8, base_delay=0.01, max_delay=0.1, max_retry_after=0.05),
+        transfer_config=TransferConfig(
+            chunk_size=16 * 1024,
+            part_size=32 * 1024,
+            max_retries=8,
+            retry_base_delay=0.01,
+            retry_max_delay=0.1,
+        ),
+    )
+
+
+async def test_chaos_bulk_completes_without_duplicates_or_debris(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    videos = _videos(tmp_path / "videos")
+    dest = tmp_path / "out"
+    config = EmulatorConfig(
+        seed=11,
+        job_queue_delay=0.05,
+        job_duration=0.3,
+        output_lag=0.1,
+        output_size=80 * 1024,
+        url_ttl=2.0,  # shorter than downloads wait for a transfer slot: URLs expire on the way
+        faults={"graphql": FAULTS, "storage_put": FAULTS, "storage_get": FAULTS},
+    )
+    async with Emulator(config) as emu, _client(emu) as ugc:
+        results = [
+            r
+            async for r in ugc.bulk.run(
+                videos, dest=dest, outputs=OUTPUTS, concurrency=8, interval=0.1, max_interval=0.3
+            )
+        ]
+        injected = sum(emu.stats.faults.values())
+        ops = dict(emu.stats.operations)
+
+        # Every input succeeded, in this one run.
+        failures = [(r.item.path.name, r.error) for r in results if not r.ok]
+        assert failures == []
+        assert len(results) == TAKES
+        # Faults were really injected on every route.
+        assert injected > 50
+        assert {k.split()[0] for k in emu.stats.faults} >= {"graphql", "storage_put", "storage_get"}
+        # URLs did expire on the way (403 AccessDenied) and were refreshed.
+        assert emu.stats.storage_count("GET", 403) > 0
+
+        # Exactly one take and one job per input: no duplicates, counted at the emulator.
+        assert len(emu.state.takes) == TAKES
+        assert len(emu.state.jobs) == TAKES
+        assert sorted(j.take_id for j in emu.state.jobs.values()) == sorted(emu.state.takes)
+
+        # Outputs byte-identical to what the emulator serves.
+        for result in results:
+            assert result.job_id is not None
+            job = emu.state.jobs[result.job_id]
+            assert set(result.outputs) == set(OUTPUTS)
+            for kind, path in result.outputs.items():
+                stored = emu.storage.read_bytes(emu.state.files[job.output_files[kind.value]].key)
+                assert hashlib.md5(path.read_bytes()).digest() == hashlib.md5(stored).digest()
+        # And each upload is the video's bytes.
+        uploaded = {r.file_id: r.item.path for r in results}
+        for file_id, path in uploaded.items():
+            assert file_id is not None
+            assert emu.storage.read_bytes(emu.state.files[file_id].key) == path.read_bytes()
+
+        # No debris: no partial downloads, no sidecars; the journal is the only extra file.
+        leftovers = [p.name for p in dest.iterdir() if p.suffix in (".part", ".tmp")]
+        leftovers += [p.name for p in dest.iterdir() if p.name.endswith(".part.json")]
+        assert leftovers == []
+        assert (dest / JOURNAL_NAME).exists()
+
+        # Requests stay within the documented bound.
+        for name, bound in REQUEST_BOUND.items():
+            assert TAKES <= ops.get(name, 0) <= bound, (name, ops)
+        assert ops.get("GetJobs", 0) <= POLL_BOUND
+
+    # Nothing secret reached the logs, even with everything at DEBUG and faults everywhere.
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert config.api_key not in text
+    assert "Signature=" not in text
+    assert "x-amz-security-token=" not in text
