@@ -60,6 +60,18 @@ from .types import (
     Take,
     WebhookEndpoint,
 )
+from .types.events import (
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobNotFound,
+    JobProgressed,
+    JobStateChanged,
+    OutputsReady,
+    VolumeStateChanged,
+)
+from .webhooks import WebhookReceiver
+from .webhooks import verify as verify_webhook
 
 __version__ = "0.1.0"
 
@@ -85,14 +97,21 @@ __all__ = [
     "IntegrityError",
     "InvalidInputError",
     "Job",
+    "JobEvent",
+    "JobFailed",
     "JobFailedError",
+    "JobFinished",
+    "JobNotFound",
     "JobOptions",
     "JobProgress",
+    "JobProgressed",
     "JobState",
+    "JobStateChanged",
     "MoveUgcError",
     "NotFoundError",
     "OutcomeUnknownError",
     "OutputType",
+    "OutputsReady",
     "Page",
     "RateBudget",
     "RateLimitError",
@@ -109,7 +128,11 @@ __all__ = [
     "Timeout",
     "URLExpiredError",
     "ValidationError",
+    "VolumeStateChanged",
     "WatchTimeoutError",
     "WebhookEndpoint",
+    "WebhookReceiver",
+    "WebhookVerificationError",
     "__version__",
+    "verify_webhook",
 ]

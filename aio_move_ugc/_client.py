@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import cached_property
 from types import TracebackType
@@ -60,12 +61,20 @@ class AsyncMoveUgc:
     ) -> None:
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
-            endpoint_url or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT_URL
+            endpoint_url
+            if endpoint_url is not None
+            else os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT_URL
         )
-        if isinstance(timeout, int | float):
-            if timeout <= 0:
-                raise ConfigurationError("timeout must be positive")
+        if not isinstance(timeout, Timeout):
+            if (
+                isinstance(timeout, bool)
+                or not isinstance(timeout, int | float)
+                or not (math.isfinite(timeout) and timeout > 0)
+            ):
+                raise ConfigurationError("timeout must be a positive number of seconds or a Timeout")
             timeout = Timeout(total=float(timeout))
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
         if retry is None:
             if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
                 raise ConfigurationError("max_retries must be a non-negative integer")
@@ -79,8 +88,12 @@ class AsyncMoveUgc:
             budget = RateBudget(rate_limit)
         else:
             budget = rate_limit
-        if connection_limit < 1:
-            raise ConfigurationError("connection_limit must be at least 1")
+        if (
+            isinstance(connection_limit, bool)
+            or not isinstance(connection_limit, int)
+            or connection_limit < 1
+        ):
+            raise ConfigurationError("connection_limit must be an integer of at least 1")
         self._api_key = SecretStr(key)
         self.endpoint_url = url
         self.timeout = timeout

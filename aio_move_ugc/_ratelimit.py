@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from math import inf
 
 import anyio
+
+from ._exceptions import ConfigurationError
 
 
 class RateBudget:
@@ -16,10 +19,10 @@ class RateBudget:
     """
 
     def __init__(self, limit: int, *, window: float = 3600.0) -> None:
-        if limit < 1:
-            raise ValueError("a request budget needs a limit of at least 1")
-        if window <= 0:
-            raise ValueError("the budget's window must be positive")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError("a request budget needs an integer limit of at least 1")
+        if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window < inf:
+            raise ConfigurationError("the budget's window must be a positive number of seconds")
         self.limit = limit
         self.window = window
         self._sent: deque[float] = deque()

@@ -6,12 +6,15 @@ This is the only module that imports `backoff`.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import backoff
+
+from ._exceptions import ConfigurationError
 
 log = logging.getLogger("aio_move_ugc.retry")
 
@@ -36,10 +39,13 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigurationError("max_retries must be an integer")
         if self.max_retries < 0:
-            raise ValueError("max_retries must not be negative")
-        if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
-            raise ValueError("delays must not be negative")
+            raise ConfigurationError("max_retries must not be negative")
+        delays = (self.base_delay, self.max_delay, self.max_retry_after)
+        if not all(isinstance(d, int | float) and 0 <= d < math.inf for d in delays):
+            raise ConfigurationError("delays must be finite and not negative")
 
 
 def _waits(policy: RetryPolicy, rng: random.Random) -> Generator[float, Any, None]:

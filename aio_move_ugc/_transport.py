@@ -2,13 +2,15 @@
 
 Each request carries `operationName`; answers are mapped to the error tree of `_exceptions`
 by HTTP status and AppSync `errorType`; transient faults are retried by `_retry`; a mutation
-that creates something is retried only when the request provably never reached the server.
+that creates something is retried only when the request provably never reached the server
+or the service refused it without acting on it (429, 503).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     GraphQLResponseError,
     NotFoundError,
     OutcomeUnknownError,
@@ -40,12 +43,24 @@ REQUEST_ID_HEADER = "x-amzn-RequestId"
 THROTTLING_TYPES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttled", "LimitExceededException"}
 )
-LOOKUP_HINTS = {
-    "file": "an unused file record does no harm, so creating another file is safe",
-    "take": "look for the take with takes.list() (newest first) before creating it again",
-    "job": "look for the job with jobs.list(take_id=...) before creating it again",
-    "volume": "look for the volume with volumes.list() before creating it again",
-}
+REFUSAL_STATUSES = frozenset({429, 503})
+"""Statuses with which the service refuses a request without acting on it (throttled, unavailable)."""
+
+
+def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
+    """What to look up, after a create of `kind` whose outcome is unknown, before trying again."""
+    name = variables.get("name")
+    named = f" named {name!r}" if name else ""
+    if kind == "file":
+        return "an unused file record does no harm, so creating another file is safe"
+    if kind == "job":
+        take_id = variables.get("takeId")
+        return (
+            f"look for a job{named} with jobs.list(take_id={take_id!r}) "
+            "before creating it again"
+        )
+    listing = {"take": "takes.list()", "volume": "volumes.list()"}[kind]
+    return f"look for a {kind}{named} with {listing} (newest first) before creating it again"
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,16 @@ class Timeout:
     connect: float | None = 10.0
     read: float | None = 30.0
     total: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError(f"Timeout.{name} must be a number of seconds or None")
+            if not 0 < value < math.inf:
+                raise ConfigurationError(f"Timeout.{name} must be positive and finite (or None)")
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(
@@ -197,7 +222,7 @@ class GraphQLTransport:
                     raise OutcomeUnknownError(
                         f"{operation.name} may or may not have been applied ({exc})",
                         operation_name=operation.name,
-                        lookup=LOOKUP_HINTS[operation.creates],
+                        lookup=lookup_hint(operation.creates, variables or {}),
                     ) from exc
                 raise
 
@@ -270,7 +295,13 @@ class GraphQLTransport:
 
 
 def _ambiguous(exc: APIConnectionError | APIStatusError) -> bool:
-    """True when the server may have applied the request although we saw a failure."""
+    """True when the server may have applied the request although we saw a failure.
+
+    A broken connection, a timeout, a 500 or a gateway error may come after the work was
+    done; a 429 or 503 is the service refusing the request before acting on it.
+    """
     if isinstance(exc, APIConnectionError):
         return True
+    if exc.status in REFUSAL_STATUSES:
+        return False
     return exc.status >= 500 or exc.status < 400

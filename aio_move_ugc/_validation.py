@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from ._exceptions import ConfigurationError, InvalidInputError
@@ -39,6 +40,9 @@ def api_key(value: str | None) -> str:
         raise ConfigurationError("the API key must be a string")
     if value != value.strip() or any(c.isspace() for c in value):
         raise ConfigurationError("the API key must not contain whitespace")
+    if not (value.isascii() and value.isprintable()):
+        # A header value carries ASCII; anything else fails later, with the key in the error.
+        raise ConfigurationError("the API key must consist of printable ASCII characters")
     if len(value) < MIN_API_KEY_LENGTH:
         raise ConfigurationError(
             f"the API key is too short (at least {MIN_API_KEY_LENGTH} characters expected)"
@@ -47,8 +51,16 @@ def api_key(value: str | None) -> str:
 
 
 def endpoint_url(value: str) -> str:
-    parts = urlsplit(value.strip()) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(value, str):
+        raise ConfigurationError("the endpoint URL must be a string")
+    stripped = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in stripped):
+        raise ConfigurationError("the endpoint URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(stripped)
+    except ValueError as exc:
+        raise ConfigurationError(f"the endpoint URL is malformed: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError("the endpoint URL must be an absolute http(s) URL")
     if parts.username or parts.password:
         raise ConfigurationError("the endpoint URL must not carry credentials")
@@ -56,7 +68,7 @@ def endpoint_url(value: str) -> str:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
         raise ConfigurationError("the endpoint URL has a malformed port") from exc
-    return value.strip()
+    return stripped
 
 
 def identifier(value: Any, prefix: str, what: str | None = None) -> str:
@@ -79,6 +91,8 @@ def metadata(value: Any) -> str | None:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from exc
+    except RecursionError:
+        raise InvalidInputError("metadata is nested too deeply to encode as JSON") from None
 
 
 def enum_value(enum: type[EnumT], value: Any, what: str) -> EnumT:
@@ -94,8 +108,8 @@ def enum_value(enum: type[EnumT], value: Any, what: str) -> EnumT:
 def outputs(values: Iterable[OutputType | str] | None) -> list[str] | None:
     if values is None:
         return None
-    if isinstance(values, str):
-        raise InvalidInputError("outputs must be a list of output types, not a single string")
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise InvalidInputError("outputs must be a list of output types")
     chosen = [enum_value(OutputType, v, "output type").value for v in values]
     return list(dict.fromkeys(chosen)) or None
 
@@ -124,7 +138,12 @@ def expand(words: Iterable[str] | None, allowed: frozenset[str]) -> frozenset[st
         return frozenset()
     if isinstance(words, str):
         words = [words]
-    chosen = frozenset(words)
+    if not isinstance(words, Iterable):
+        raise InvalidInputError("expand must be a list of words")
+    listed = list(words)
+    if not all(isinstance(word, str) for word in listed):
+        raise InvalidInputError("expand must be a list of words")
+    chosen = frozenset(listed)
     unknown = chosen - allowed
     if unknown:
         raise InvalidInputError(
@@ -133,15 +152,31 @@ def expand(words: Iterable[str] | None, allowed: frozenset[str]) -> frozenset[st
     return chosen
 
 
+def _unknown_fields(value: BaseModel, where: str = "") -> list[str]:
+    """Fields the schema's input type lacks (the models keep unknown keys of answers)."""
+    found = [f"{where}{name}" for name in value.model_extra or {}]
+    for name in type(value).model_fields:
+        child = getattr(value, name)
+        if isinstance(child, BaseModel) and not isinstance(child, JobOptions):
+            found += _unknown_fields(child, f"{where}{name}.")
+    return found
+
+
 def _model(model: type[Any], value: Any, what: str) -> Any:
     if isinstance(value, model):
-        return value
-    try:
-        return model.model_validate(value)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"invalid {what}: {where}: {first['msg']}") from None
+        parsed = value
+    else:
+        try:
+            parsed = model.model_validate(value)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"invalid {what}: {where}: {first['msg']}") from None
+    # JobOptions passes unknown keys through on purpose (options newer than this SDK).
+    unknown = [] if isinstance(parsed, JobOptions) else _unknown_fields(parsed)
+    if unknown:
+        raise InvalidInputError(f"invalid {what}: unknown field(s) {', '.join(unknown)}")
+    return parsed
 
 
 def sources(values: Sequence[SourceIn | dict[str, Any]], *, multicam: bool) -> list[dict[str, Any]]:

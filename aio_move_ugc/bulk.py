@@ -28,7 +28,14 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _validation as check
-from ._exceptions import InvalidInputError, JobFailedError, MoveUgcError, OutcomeUnknownError
+from ._exceptions import (
+    APITimeoutError,
+    InvalidInputError,
+    JobFailedError,
+    MoveUgcError,
+    NotFoundError,
+    OutcomeUnknownError,
+)
 from .transfers import check_upload_source
 from .types._models import Job, JobState, OutputType, SourceFormat, SourceIn, Take
 from .watch import PollPolicy, _fetch_jobs, _Pacer, _Tracker
@@ -45,6 +52,9 @@ STAGES = ("uploaded", "job_created", "outputs_ready", "downloaded")
 """Stages reported to `on_stage`, in order, for each input that gets through them."""
 CREATE_ATTEMPTS = 3
 """Creates tried per input when each outcome is unknown and the lookup finds nothing."""
+POLL_FAILURES = 5
+"""Polling rounds in a row that may fail (each after the client's own retries) before the
+jobs of the failing batch are given up for this run; their journal entries keep them resumable."""
 LOOKUP_SLACK = 300.0
 """How far before an intent record a take found by lookup may have been created (clock skew)."""
 
@@ -88,7 +98,10 @@ def fingerprint(path: Path, size: int) -> str:
 
 
 class Journal:
-    """Append-only JSON lines: one record per step per input, replayed on start."""
+    """Append-only JSON lines: one record per step per input, replayed on start.
+
+    Records are written and fsynced in a worker thread: the event loop never waits on the disk.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -104,14 +117,24 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
+    @classmethod
+    async def open(cls, path: Path) -> Journal:
+        """Read (a possibly long) journal without holding up the event loop."""
+        return await anyio.to_thread.run_sync(cls, path)
+
     def get(self, key: str) -> dict[str, Any]:
         return self.state.get(key, {})
 
-    def record(self, key: str, **fields: Any) -> None:
+    async def record(self, key: str, **fields: Any) -> None:
         """Write one record and make it durable before the next step starts."""
         entry = {"key": key, "at": time.time(), **fields}
         self.state.setdefault(key, {}).update(entry)
-        os.write(self._fd, (json.dumps(entry, default=str) + "\n").encode())
+        line = (json.dumps(entry, default=str) + "\n").encode()
+        await anyio.to_thread.run_sync(self._append, line)
+
+    def _append(self, line: bytes) -> None:
+        # One write() per record: O_APPEND keeps records from concurrent threads whole.
+        os.write(self._fd, line)
         os.fsync(self._fd)
 
     def close(self) -> None:
@@ -144,6 +167,7 @@ class _Monitor:
 
     async def run(self) -> None:
         pacer = _Pacer(self._client, self._policy)
+        failures: dict[str, int] = {}
         while True:
             if not self._waiting:
                 self._wake.clear()
@@ -156,9 +180,15 @@ class _Monitor:
                     jobs, missing = await _fetch_jobs(self._client, batch)
                 except MoveUgcError as exc:
                     log.warning("polling %d jobs failed: %s", len(batch), exc)
+                    for job_id in batch:
+                        failures[job_id] = failures.get(job_id, 0) + 1
+                        if failures[job_id] >= POLL_FAILURES:
+                            self._settle(job_id, error=exc)
                     continue
+                for job_id in batch:
+                    failures.pop(job_id, None)
                 for job_id in missing:
-                    self._settle(job_id, error=MoveUgcError(f"job {job_id} not found"))
+                    self._settle(job_id, error=NotFoundError(f"job {job_id} not found", status=200))
                 for job in jobs:
                     entry = self._waiting.get(job.id)
                     if entry is None:
@@ -171,6 +201,9 @@ class _Monitor:
                             future.set_result(job)
                         else:
                             future.set_exception(JobFailedError(job.id, str(state)))
+            for job_id in list(failures):
+                if job_id not in self._waiting:
+                    del failures[job_id]
             pacer.changed(changed)
             await anyio.sleep(pacer.next_delay(max(1, -(-len(ids) // 50))))
 
@@ -203,7 +236,8 @@ class Bulk:
 
         `concurrency` bounds the inputs being uploaded and created at once; downloads share
         the client's transfer limit. `journal` (default `<dest>/.move-ugc-journal.jsonl`)
-        makes the run resumable; inputs a previous run finished are yielded as `skipped`.
+        makes the run resumable; inputs a previous run finished are yielded as `skipped`, and
+        so is an input whose content is identical to one already processed in this run.
         Jobs that failed in a previous run are re-run only with `retry_failed=True`.
         `on_stage(item, stage)` is called as each input passes one of `STAGES`.
         """
@@ -212,7 +246,7 @@ class Bulk:
         default_outputs = _parse_outputs(outputs)
         dest_dir = Path(dest)
         items = [_as_item(raw, default_outputs) for raw in inputs]
-        journal_file = Journal(Path(journal) if journal else dest_dir / JOURNAL_NAME)
+        journal_file = await Journal.open(Path(journal) if journal else dest_dir / JOURNAL_NAME)
         monitor = _Monitor(self._client, PollPolicy(interval=interval, max_interval=max_interval))
         send, receive = anyio.create_memory_object_stream[BulkResult](
             max_buffer_size=len(items) or 1
@@ -268,6 +302,8 @@ class _Runner:
     dest: Path
     retry_failed: bool
     on_stage: Callable[[BulkItem, str], object] | None
+    _busy: dict[str, anyio.Lock] = field(default_factory=dict)
+    """One lock per input fingerprint: identical videos are processed once, not in parallel."""
 
     def _stage(self, item: BulkItem, stage: str) -> None:
         if self.on_stage is not None:
@@ -282,7 +318,7 @@ class _Runner:
             except MoveUgcError as exc:
                 result.error = exc
                 if result.key:
-                    self.journal.record(
+                    await self.journal.record(
                         result.key, failed=str(exc), job_failed=isinstance(exc, JobFailedError)
                     )
             except OSError as exc:
@@ -290,12 +326,18 @@ class _Runner:
             await send.send(result)
 
     async def _process(self, item: BulkItem, result: BulkResult) -> None:
-        ugc = self.client
         path, size, file_type = check_upload_source(item.path, None)
         check.metadata(item.metadata)
         check.text(item.device_label, "device_label", allow_empty=False)
         key = await anyio.to_thread.run_sync(fingerprint, path, size)
         result.key = key
+        async with self._busy.setdefault(key, anyio.Lock()):
+            await self._process_input(item, result, path, file_type, key)
+
+    async def _process_input(
+        self, item: BulkItem, result: BulkResult, path: Path, file_type: str, key: str
+    ) -> None:
+        ugc = self.client
         done = self.journal.get(key)
         if done.get("downloaded"):
             result.file_id, result.take_id, result.job_id = (
@@ -316,7 +358,7 @@ class _Runner:
             if not file_id:
                 file = await ugc.files.upload(path, type=file_type)
                 file_id = file.id
-                self.journal.record(key, file_id=file_id, path=str(path))
+                await self.journal.record(key, file_id=file_id, path=str(path))
             result.file_id = file_id
             self._stage(item, "uploaded")
             take_id = done.get("take_id") or await self._take(item, key, file_id, file_type)
@@ -330,7 +372,7 @@ class _Runner:
         self._stage(item, "outputs_ready")
         paths = await ugc.jobs._download_ready_outputs(job, self.dest, item.outputs)
         result.outputs = paths
-        self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
+        await self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
         self._stage(item, "downloaded")
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:
@@ -346,26 +388,26 @@ class _Runner:
         if intent:
             found = await self._find_take(key, since=float(intent) - LOOKUP_SLACK)
             if found:
-                self.journal.record(key, take_id=found)
+                await self.journal.record(key, take_id=found)
                 return found
         source = SourceIn(
             device_label=item.device_label, file_id=file_id, format=SourceFormat(file_type)
         )
         for attempt in range(1, CREATE_ATTEMPTS + 1):
-            self.journal.record(key, creating_take=time.time())
+            await self.journal.record(key, creating_take=time.time())
             try:
                 take = await self.client.takes.create_singlecam(
                     [source], name=item.name, metadata=self._marker(item, key)
                 )
-            except OutcomeUnknownError:
+            except OutcomeUnknownError as exc:
                 found = await self._find_take(key, since=time.time() - LOOKUP_SLACK)
                 if found:
-                    self.journal.record(key, take_id=found)
+                    await self.journal.record(key, take_id=found)
                     return found
-                if attempt == CREATE_ATTEMPTS:
+                if attempt == CREATE_ATTEMPTS or _may_still_be_running(exc):
                     raise
-                continue  # provably not created: the lookup saw no take of this input
-            self.journal.record(key, take_id=take.id)
+                continue  # not created: the request was answered or cut, and no take has it
+            await self.journal.record(key, take_id=take.id)
             return take.id
         raise AssertionError("unreachable")
 
@@ -384,24 +426,24 @@ class _Runner:
         if entry.get("creating_job") and not fresh:
             existing = await self._find_job(take_id, exclude=None)
             if existing:
-                self.journal.record(key, job_id=existing)
+                await self.journal.record(key, job_id=existing)
                 return existing
         exclude = entry.get("job_id") if fresh else None
         for attempt in range(1, CREATE_ATTEMPTS + 1):
-            self.journal.record(key, creating_job=time.time(), job_failed=False)
+            await self.journal.record(key, creating_job=time.time(), job_failed=False)
             try:
                 job = await self.client.jobs.create_singlecam(
                     take_id, outputs=item.outputs, name=item.name, metadata=self._marker(item, key)
                 )
-            except OutcomeUnknownError:
+            except OutcomeUnknownError as exc:
                 existing = await self._find_job(take_id, exclude=exclude)
                 if existing:
-                    self.journal.record(key, job_id=existing)
+                    await self.journal.record(key, job_id=existing)
                     return existing
-                if attempt == CREATE_ATTEMPTS:
+                if attempt == CREATE_ATTEMPTS or _may_still_be_running(exc):
                     raise
-                continue  # provably not created: the take has no job of this run
-            self.journal.record(key, job_id=job.id)
+                continue  # not created: the request was answered or cut, and the take has no job
+            await self.journal.record(key, job_id=job.id)
             return job.id
         raise AssertionError("unreachable")
 
@@ -412,3 +454,9 @@ class _Runner:
             if job.id != exclude:
                 return job.id
         return None
+
+
+def _may_still_be_running(exc: OutcomeUnknownError) -> bool:
+    """A create that timed out may still be under way on the server, so a lookup made now
+    proves nothing; the intent record lets a later run look again."""
+    return isinstance(exc.__cause__, APITimeoutError)

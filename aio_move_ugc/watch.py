@@ -124,12 +124,41 @@ def _check_until(until: str) -> Until:
     return until  # type: ignore[return-value]
 
 
-def _deadline(timeout: float | None) -> float:
-    if timeout is None:
-        return math.inf
-    if timeout <= 0:
-        raise InvalidInputError("timeout must be positive")
-    return anyio.current_time() + timeout
+LAST_LOOK_GRACE = 5.0
+"""Seconds the last look, taken at the deadline, may still take before the watch gives up."""
+
+
+class _Deadline:
+    """When a watch gives up: sleeps end at the deadline, so the last look happens there."""
+
+    def __init__(self, timeout: float | None) -> None:
+        if timeout is None:
+            self.at = math.inf
+        elif not timeout > 0:
+            raise InvalidInputError("timeout must be positive")
+        else:
+            self.at = anyio.current_time() + timeout
+
+    def remaining(self) -> float:
+        return self.at - anyio.current_time()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+    async def sleep(self, delay: float) -> None:
+        await anyio.sleep(max(0.0, min(delay, self.remaining())))
+
+    def request_limit(self) -> float:
+        """How long the next request may take: until the deadline, and at least the grace."""
+        return max(self.remaining(), LAST_LOOK_GRACE)
+
+
+def _timed_out(pending: Sequence[str], what: str, until: str) -> WatchTimeoutError:
+    still = ", ".join(sorted(pending)[:5])
+    return WatchTimeoutError(
+        f"{len(pending)} {what}(s) not {until.replace('_', ' ')} in time: {still}",
+        job_id=pending[0] if pending and what == "job" else None,
+    )
 
 
 async def watch_job(
@@ -166,13 +195,15 @@ async def watch_jobs(
     """Events of many jobs, fetched `batch_size` per request; finished jobs drop out.
 
     A job that is not found or fails yields its event and leaves the watch; the others go on.
-    With `raise_on_failure` the first failure raises `JobFailedError` instead.
+    With `raise_on_failure` the first failure raises `JobFailedError` instead. With `timeout`,
+    the waits between rounds end at the deadline, one last round looks there, and
+    `WatchTimeoutError` follows if jobs are still pending.
     """
     until = _check_until(until)
     ids = list(dict.fromkeys(check.identifier(j, "job") for j in job_ids))
     if not 1 <= batch_size <= BATCH_SIZE:
         raise InvalidInputError(f"batch_size must be from 1 to {BATCH_SIZE}")
-    deadline = _deadline(timeout)
+    deadline = _Deadline(timeout)
     trackers = {job_id: _Tracker(job_id, until) for job_id in ids}
     pacer = _Pacer(client, policy)
     try:
@@ -181,7 +212,12 @@ async def watch_jobs(
             batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
             changed = False
             for batch in batches:
-                jobs, missing = await _fetch_jobs(client, batch)
+                fetched = None
+                with anyio.move_on_after(deadline.request_limit()):
+                    fetched = await _fetch_jobs(client, batch)
+                if fetched is None:
+                    raise _timed_out(list(trackers), "job", until)
+                jobs, missing = fetched
                 for job_id in missing:
                     tracker = trackers.pop(job_id)
                     changed = True
@@ -197,18 +233,10 @@ async def watch_jobs(
                         del trackers[job.id]
             if not trackers:
                 return
+            if deadline.passed():
+                raise _timed_out(list(trackers), "job", until)
             pacer.changed(changed)
-            delay = pacer.next_delay(len(batches))
-            now = anyio.current_time()
-            if now + delay > deadline:
-                if now < deadline:
-                    await anyio.sleep(deadline - now)
-                still = ", ".join(sorted(trackers)[:5])
-                raise WatchTimeoutError(
-                    f"{len(trackers)} job(s) not {until.replace('_', ' ')} in time: {still}",
-                    job_id=next(iter(trackers)),
-                )
-            await anyio.sleep(delay)
+            await deadline.sleep(pacer.next_delay(len(batches)))
     finally:
         log.debug("stopped watching %d job(s)", len(trackers))
 
@@ -287,7 +315,7 @@ async def watch_volumes(
 ) -> AsyncIterator[VolumeStateChanged]:
     """State changes of volumes until each is FINISHED or FAILED (50 per request)."""
     ids = list(dict.fromkeys(check.identifier(v, "volume") for v in volume_ids))
-    deadline = _deadline(timeout)
+    deadline = _Deadline(timeout)
     states: dict[str, JobState | str | None] = dict.fromkeys(ids)
     pacer = _Pacer(client, policy)
     while states:
@@ -296,7 +324,11 @@ async def watch_volumes(
         for start in range(0, len(pending), BATCH_SIZE):
             batch = pending[start : start + BATCH_SIZE]
             variables = {f"v{i}": volume_id for i, volume_id in enumerate(batch)}
-            data = await client._execute(volume_batch(batch), variables)
+            data = None
+            with anyio.move_on_after(deadline.request_limit()):
+                data = await client._execute(volume_batch(batch), variables)
+            if data is None:
+                raise _timed_out(list(states), "volume", "finished")
             for i, volume_id in enumerate(batch):
                 volume = HumanVolume.model_validate(data[f"v{i}"])
                 state = volume.state or (volume.progress.state if volume.progress else None)
@@ -313,8 +345,7 @@ async def watch_volumes(
                     del states[volume_id]
         if not states:
             return
+        if deadline.passed():
+            raise _timed_out(list(states), "volume", "finished")
         pacer.changed(changed)
-        delay = pacer.next_delay(math.ceil(len(states) / BATCH_SIZE))
-        if anyio.current_time() + delay > deadline:
-            raise WatchTimeoutError(f"{len(states)} volume(s) not finished in time")
-        await anyio.sleep(delay)
+        await deadline.sleep(pacer.next_delay(math.ceil(len(states) / BATCH_SIZE)))

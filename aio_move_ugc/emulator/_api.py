@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
 import random
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,22 @@ def not_found() -> AppSyncError:
 
 def bad_request(message: str) -> AppSyncError:
     return AppSyncError("BadRequestException", message)
+
+
+WEBHOOK_SECRET_RE = re.compile(r"whsec_[A-Za-z0-9+/=]{32,100}")
+"""What Svix accepts as an endpoint secret: `whsec_` and 32 to 100 base64 characters."""
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """Refuse a secret that deliveries could not be signed with."""
+    if not secret.startswith("whsec_"):
+        raise bad_request("secret must start with whsec_.")
+    if WEBHOOK_SECRET_RE.fullmatch(secret) is None:
+        raise bad_request("secret must be whsec_ followed by 32 to 100 base64 characters.")
+    try:
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error as exc:
+        raise bad_request("secret must be whsec_ followed by valid base64.") from exc
 
 
 def output_content(job_id: str, output_type: str, size: int) -> Iterable[bytes]:
@@ -149,7 +167,8 @@ class Api:
         lock = self._materializing.setdefault(rec.key, asyncio.Lock())
         async with lock:
             if not self.storage.exists(rec.key):
-                assert rec.job_id is not None and rec.output_type is not None
+                assert rec.job_id is not None
+                assert rec.output_type is not None
                 await self.storage.write_object(
                     rec.key, output_content(rec.job_id, rec.output_type, self.config.output_size)
                 )
@@ -233,12 +252,18 @@ class Api:
         if not rec.output_files:
             for output_type in rec.outputs:
                 file_type = OUTPUT_FILE_TYPES[output_type]
-                file_id = self.ids.new("file")
+                # Derived from the job, not drawn from the id stream: when a job is first seen
+                # finished depends on timing, and must not shift the ids of later records.
+                file_id = self.ids.derive("file", rec.id, output_type)
                 self.state.files[file_id] = FileRecord(
                     id=file_id,
                     type=file_type,
                     key=f"outputs/{rec.id}/{file_id}.{file_type}",
                     created=self.clock.now(),
+                    # Generated files carry a name and JSON metadata: the published SDK's File
+                    # model requires both to be strings and reads them on every job output.
+                    name=f"{output_type.lower()}.{file_type}",
+                    metadata="{}",
                     ready_at=rec.timeline.outputs_ready_at,
                     output_type=output_type,
                     job_id=rec.id,
@@ -270,7 +295,11 @@ class Api:
         starts = now + queue
         ends = starts + duration
         return Timeline(
-            created_mono=now, starts_at=starts, ends_at=ends, fails=fails, outputs_ready_at=ends + lag
+            created_mono=now,
+            starts_at=starts,
+            ends_at=ends,
+            fails=fails,
+            outputs_ready_at=ends + lag,
         )
 
     def _sources(self, raw: list[dict[str, Any]] | None, *, need_lens: bool) -> list[SourceRecord]:
@@ -290,7 +319,10 @@ class Api:
                 raise bad_request(f"Unknown lens {lens!r}; see listCameraSettings.")
             result.append(
                 SourceRecord(
-                    device_label=item["deviceLabel"], file_id=file_id, format=item["format"], lens=lens
+                    device_label=item["deviceLabel"],
+                    file_id=file_id,
+                    format=item["format"],
+                    lens=lens,
                 )
             )
         return result
@@ -347,7 +379,9 @@ class Api:
         chunk = ordered[start : start + size]
         more = start + size < len(ordered)
         next_cursor = (
-            json.dumps({"created": chunk[-1].created, "id": chunk[-1].id}) if more and chunk else None
+            json.dumps({"created": chunk[-1].created, "id": chunk[-1].id})
+            if more and chunk
+            else None
         )
         return {"first": size, "after": next_cursor, "items": [view(r) for r in chunk]}
 
@@ -361,60 +395,60 @@ class Api:
     def client(self, info: GraphQLResolveInfo) -> View:
         return self.client_view()
 
-    def getFile(self, info: GraphQLResolveInfo, fileId: str) -> View:  # noqa: N802, N803
+    def getFile(self, info: GraphQLResolveInfo, fileId: str) -> View:
         return self.file_view(self._get(self.state.files, fileId))
 
-    def getJob(self, info: GraphQLResolveInfo, jobId: str) -> View:  # noqa: N802, N803
+    def getJob(self, info: GraphQLResolveInfo, jobId: str) -> View:
         return self.job_view(self._get(self.state.jobs, jobId))
 
-    def getTake(self, info: GraphQLResolveInfo, takeId: str) -> View:  # noqa: N802, N803
+    def getTake(self, info: GraphQLResolveInfo, takeId: str) -> View:
         return self.take_view(self._get(self.state.takes, takeId))
 
-    def getVolume(self, info: GraphQLResolveInfo, id: str) -> View:  # noqa: N802, A002
+    def getVolume(self, info: GraphQLResolveInfo, id: str) -> View:
         return self.volume_view(self._get(self.state.volumes, id))
 
-    def listCameraSettings(self, info: GraphQLResolveInfo) -> View:  # noqa: N802
+    def listCameraSettings(self, info: GraphQLResolveInfo) -> View:
         return {"first": len(LENSES), "after": None, "items": [{"lens": lens} for lens in LENSES]}
 
-    def listRigs(self, info: GraphQLResolveInfo) -> View:  # noqa: N802
+    def listRigs(self, info: GraphQLResolveInfo) -> View:
         return {"first": len(RIGS), "after": None, "items": [{"name": name} for name in RIGS]}
 
-    def listJobs(  # noqa: N802
+    def listJobs(
         self,
         info: GraphQLResolveInfo,
         first: int | None = None,
         after: str | None = None,
-        sortDirection: str | None = None,  # noqa: N803
-        takeId: str | None = None,  # noqa: N803
+        sortDirection: str | None = None,
+        takeId: str | None = None,
     ) -> View:
         jobs = [j for j in self.state.jobs.values() if takeId is None or j.take_id == takeId]
         return self._page(jobs, self.job_view, first, after, sortDirection)
 
-    def listTakes(  # noqa: N802
+    def listTakes(
         self,
         info: GraphQLResolveInfo,
         first: int | None = None,
         after: str | None = None,
-        sortDirection: str | None = None,  # noqa: N803
+        sortDirection: str | None = None,
     ) -> View:
         takes = list(self.state.takes.values())
         return self._page(takes, self.take_view, first, after, sortDirection)
 
-    def listVolumes(  # noqa: N802
+    def listVolumes(
         self,
         info: GraphQLResolveInfo,
         first: int | None = None,
         after: str | None = None,
-        sortDirection: str | None = None,  # noqa: N803
+        sortDirection: str | None = None,
     ) -> View:
         volumes = list(self.state.volumes.values())
         return self._page(volumes, self.volume_view, first, after, sortDirection)
 
     # -------------------------------------------------------------- mutations
-    def createFile(  # noqa: N802
+    def createFile(
         self,
         info: GraphQLResolveInfo,
-        type: str,  # noqa: A002
+        type: str,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -435,10 +469,10 @@ class Api:
         self.state.files[file_id] = rec
         return self.file_view(rec, upload=True)
 
-    def updateFile(  # noqa: N802
+    def updateFile(
         self,
         info: GraphQLResolveInfo,
-        id: str,  # noqa: A002
+        id: str,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -449,7 +483,7 @@ class Api:
             rec.name = name
         return self.file_view(rec)
 
-    def generateShareCode(self, info: GraphQLResolveInfo, fileId: str) -> View:  # noqa: N802, N803
+    def generateShareCode(self, info: GraphQLResolveInfo, fileId: str) -> View:
         rec: FileRecord = self._get(self.state.files, fileId)
         if not self.storage.exists(rec.key) and rec.ready_at is None:
             raise bad_request(f"File {fileId} has no content to share yet.")
@@ -467,7 +501,7 @@ class Api:
             "file": self.file_view(rec),
         }
 
-    def createSingleCamTake(  # noqa: N802
+    def createSingleCamTake(
         self,
         info: GraphQLResolveInfo,
         sources: list[dict[str, Any]] | None = None,
@@ -478,7 +512,8 @@ class Api:
         videos = [s for s in recs if s.format in VIDEO_FORMATS]
         if len(videos) != 1:
             raise bad_request(
-                f"A singlecam take needs exactly one video source (MP4, MOV or AVI); got {len(videos)}."
+                "A singlecam take needs exactly one video source (MP4, MOV or AVI); "
+                f"got {len(videos)}."
             )
         for extra in recs:
             if extra.format == "MOVE" and extra.device_label != videos[0].device_label:
@@ -496,12 +531,12 @@ class Api:
         self.state.takes[rec.id] = rec
         return self.take_view(rec)
 
-    def createMultiCamTake(  # noqa: N802
+    def createMultiCamTake(
         self,
         info: GraphQLResolveInfo,
-        volumeId: str,  # noqa: N803
+        volumeId: str,
         sources: list[dict[str, Any]] | None = None,
-        syncMethod: dict[str, Any] | None = None,  # noqa: N803
+        syncMethod: dict[str, Any] | None = None,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -526,10 +561,10 @@ class Api:
         self.state.takes[rec.id] = rec
         return self.take_view(rec)
 
-    def updateTake(  # noqa: N802
+    def updateTake(
         self,
         info: GraphQLResolveInfo,
-        id: str,  # noqa: A002
+        id: str,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -575,11 +610,11 @@ class Api:
         self.on_job_created(rec)
         return self.job_view(rec)
 
-    def createSingleCamJob(  # noqa: N802
+    def createSingleCamJob(
         self,
         info: GraphQLResolveInfo,
-        takeId: str,  # noqa: N803
-        clipWindow: dict[str, Any] | None = None,  # noqa: N803
+        takeId: str,
+        clipWindow: dict[str, Any] | None = None,
         metadata: str | None = None,
         name: str | None = None,
         options: dict[str, Any] | None = None,
@@ -597,14 +632,14 @@ class Api:
             clip_window=self._clip_window(clipWindow),
         )
 
-    def createMultiCamJob(  # noqa: N802
+    def createMultiCamJob(
         self,
         info: GraphQLResolveInfo,
-        takeId: str,  # noqa: N803
-        clipWindow: dict[str, Any] | None = None,  # noqa: N803
+        takeId: str,
+        clipWindow: dict[str, Any] | None = None,
         metadata: str | None = None,
         name: str | None = None,
-        numberOfActors: int | None = None,  # noqa: N803
+        numberOfActors: int | None = None,
         options: dict[str, Any] | None = None,
         outputs: list[str | None] | None = None,
         rig: str | None = None,
@@ -629,10 +664,10 @@ class Api:
             rig=rig_name,
         )
 
-    def updateJob(  # noqa: N802
+    def updateJob(
         self,
         info: GraphQLResolveInfo,
-        id: str,  # noqa: A002
+        id: str,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -643,14 +678,14 @@ class Api:
             rec.name = name
         return self.job_view(rec)
 
-    def createVolumeWithHuman(  # noqa: N802
+    def createVolumeWithHuman(
         self,
         info: GraphQLResolveInfo,
-        humanHeight: float,  # noqa: N803
-        areaType: str,  # noqa: N803
-        clipWindow: dict[str, Any] | None = None,  # noqa: N803
+        humanHeight: float,
+        areaType: str,
+        clipWindow: dict[str, Any] | None = None,
         sources: list[dict[str, Any]] | None = None,
-        syncMethod: dict[str, Any] | None = None,  # noqa: N803
+        syncMethod: dict[str, Any] | None = None,
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
@@ -675,11 +710,11 @@ class Api:
         self.state.volumes[rec.id] = rec
         return self.volume_view(rec)
 
-    def updateClient(self, info: GraphQLResolveInfo, metadata: str) -> View:  # noqa: N802
+    def updateClient(self, info: GraphQLResolveInfo, metadata: str) -> View:
         self.state.client.metadata = metadata
         return self.client_view()
 
-    def upsertWebhookEndpoint(  # noqa: N802
+    def upsertWebhookEndpoint(
         self,
         info: GraphQLResolveInfo,
         uid: str,
@@ -691,8 +726,8 @@ class Api:
     ) -> View:
         if not url.startswith(("http://", "https://")):
             raise bad_request("url must be an http(s) URL.")
-        if secret is not None and not secret.startswith("whsec_"):
-            raise bad_request("secret must start with whsec_.")
+        if secret is not None:
+            _check_webhook_secret(secret)
         existing = self.state.webhooks.get(uid)
         if existing is None:
             rec = WebhookEndpointRecord(

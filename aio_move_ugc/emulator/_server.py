@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -18,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     OperationDefinitionNode,
@@ -48,7 +50,9 @@ UNAVAILABLE = {"errorType": "ServiceUnavailableException", "message": "Service u
 FAULT_BODIES = {"429": (429, THROTTLED), "500": (500, INTERNAL), "503": (503, UNAVAILABLE)}
 
 
-def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+def _json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         status=status,
         body=json.dumps(payload).encode(),
@@ -95,6 +99,21 @@ def appsync_error(error: GraphQLError) -> dict[str, Any]:
     return entry
 
 
+@functools.lru_cache(maxsize=256)
+def _checked_document(query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """The parsed document (None if it does not parse) and its validation errors.
+
+    Clients send the same few documents over and over (polling, the sync SDK's introspection
+    before every call); parsing and validating each again held the event loop for tens of
+    milliseconds per request.
+    """
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return None, (exc,)
+    return document, tuple(validate(load_schema(), document))
+
+
 def validation_error(error: GraphQLError) -> dict[str, Any]:
     """A document or variable problem: no errorType, message prefixed as AppSync does."""
     entry = appsync_error(error)
@@ -104,7 +123,7 @@ def validation_error(error: GraphQLError) -> dict[str, Any]:
 
 
 class Emulator:
-    """The local Move UGC API. `async with Emulator() as emu:` then point a client at `emu.endpoint_url`.
+    """The local Move UGC API: `async with Emulator() as emu:`, then use `emu.endpoint_url`.
 
     All randomness (ids, job failures, faults) comes from `config.seed`; all times from the
     emulator's clock, which tests move with `advance()`.
@@ -354,15 +373,13 @@ class Emulator:
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None
     ) -> dict[str, Any]:
         schema = load_schema()
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
+        document, problems = _checked_document(query)
+        if document is None:
             self.stats.operations["<invalid>"] += 1
-            return {"data": None, "errors": [validation_error(exc)]}
+            return {"data": None, "errors": [validation_error(e) for e in problems]}
         operation = get_operation_ast(document, operation_name)
         name = operation.name.value if operation and operation.name else "<anonymous>"
         self.stats.operations[operation_name or name] += 1
-        problems = validate(schema, document)
         if problems:
             return {"data": None, "errors": [validation_error(e) for e in problems]}
         if operation is not None:
@@ -388,4 +405,3 @@ class Emulator:
         for selection in operation.selection_set.selections:
             if isinstance(selection, FieldNode) and not selection.name.value.startswith("__"):
                 self.stats.root_fields[selection.name.value] += 1
-

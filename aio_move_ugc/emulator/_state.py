@@ -1,7 +1,8 @@
-"""The emulator's in-memory records (client, files, takes, jobs, volumes...) and their life cycles."""
+"""The emulator's in-memory records (client, files, takes, jobs, volumes) and their life cycles."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -73,13 +74,21 @@ class IdFactory:
     def token(self, nbytes: int = 16) -> bytes:
         return self._rng.randbytes(nbytes)
 
+    @staticmethod
+    def derive(prefix: str, *parts: str) -> str:
+        """An id fixed by `parts` (themselves seeded ids); it leaves the id stream untouched."""
+        digest = hashlib.sha256("\x00".join(parts).encode()).digest()[:16]
+        return f"{prefix}-{uuid.UUID(bytes=digest, version=4)}"
+
 
 @dataclass
 class ClientRecord:
     id: str
     name: str
     created: float
-    metadata: str | None = None
+    metadata: str | None = "{}"
+    """An account starts with empty JSON metadata: the published SDK's Client model requires a
+    JSON string there, so the hosted service cannot be answering null."""
 
 
 @dataclass

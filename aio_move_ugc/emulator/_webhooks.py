@@ -35,6 +35,16 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+def message_id(*parts: str) -> str:
+    """A Svix-style message id fixed by what the message is about (job, event, endpoint).
+
+    Deliveries fire on timers; drawing their ids from the seeded id stream would shift every id
+    handed out after them and make runs with the same seed differ.
+    """
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()[:15]
+    return "msg_" + base64.b32encode(digest).decode().lower()
+
+
 class WebhookDispatcher:
     """Follows each job's timeline and posts its state events to the subscribed endpoints."""
 
@@ -81,9 +91,7 @@ class WebhookDispatcher:
             self._emit(EVENT_COMPLETED, job, "FINISHED")
 
     def _emit(self, event: str, job: JobRecord, state: str) -> None:
-        endpoints = [
-            e for e in self._state.webhooks.values() if not e.events or event in e.events
-        ]
+        endpoints = [e for e in self._state.webhooks.values() if not e.events or event in e.events]
         if not endpoints:
             return
         take = self._state.takes.get(job.take_id)
@@ -115,7 +123,7 @@ class WebhookDispatcher:
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
         for endpoint in endpoints:
-            msg_id = "msg_" + base64.b32encode(self._ids.token(15)).decode().lower()
+            msg_id = message_id(job.id, event, endpoint.uid)
             self._spawn(self._deliver(endpoint.url, endpoint.secret, msg_id, body))
 
     async def _deliver(self, url: str, secret: str, msg_id: str, body: bytes) -> None:
@@ -142,9 +150,13 @@ class WebhookDispatcher:
                         self._stats.webhook_deliveries += 1
                         self.delivered.append({"url": url, "headers": headers, "body": body})
                         return
-                    log.info("webhook %s answered %s (attempt %d)", msg_id, resp.status, attempt + 1)
+                    log.info(
+                        "webhook %s answered %s (attempt %d)", msg_id, resp.status, attempt + 1
+                    )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                log.info("webhook %s failed: %s (attempt %d)", msg_id, type(exc).__name__, attempt + 1)
+                log.info(
+                    "webhook %s failed: %s (attempt %d)", msg_id, type(exc).__name__, attempt + 1
+                )
         log.warning("webhook %s given up after %d attempts", msg_id, len(delays))
 
     async def close(self) -> None:

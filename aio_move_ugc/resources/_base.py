@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from .. import _validation as check
+from .._exceptions import APIStatusError
 from .._graphql.operations import expand_words, operation
 from ..pagination import AsyncPager
 from ..types._models import Page, SortDirection
@@ -16,6 +18,28 @@ if TYPE_CHECKING:
     from .._client import AsyncMoveUgc
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse(model: type[ModelT], value: Any, operation_name: str) -> ModelT:
+    """`value` as `model`; an answer of another shape is an API error, not a pydantic one."""
+    try:
+        return model.model_validate(value)
+    except PydanticValidationError as exc:
+        # Only where and what: the input itself may hold presigned URLs.
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or model.__name__
+        raise APIStatusError(
+            f"the API answered {operation_name} with data this SDK cannot read "
+            f"({where}: {first['msg']})",
+            status=200,
+            operation_name=operation_name,
+        ) from None
+
+
+def parse_items(model: type[ModelT], page: Any, operation_name: str) -> list[ModelT]:
+    """The non-null `items` of a page-shaped answer, each as `model`."""
+    items = page.get("items") if isinstance(page, dict) else None
+    return [parse(model, item, operation_name) for item in items or [] if item]
 
 
 class Resource:
@@ -33,7 +57,7 @@ class Resource:
     ) -> ModelT:
         words = check.expand(expand, expand_words(name))
         result = await self._client._execute(operation(name, words), variables)
-        return model.model_validate(result)
+        return parse(model, result, name)
 
     def _pager(
         self,
@@ -54,9 +78,10 @@ class Resource:
         async def fetch(token: str | None) -> Page[ModelT]:
             variables = {"first": size, "after": token, "sortDirection": direction, **(extra or {})}
             result = await self._client._execute(op, variables) or {}
-            items = [model.model_validate(item) for item in result.get("items") or [] if item]
             return Page[model](  # type: ignore[valid-type]
-                items=items, next_token=result.get("after"), first=result.get("first")
+                items=parse_items(model, result, name),
+                next_token=result.get("after"),
+                first=result.get("first"),
             )
 
         return AsyncPager(fetch, next_token)

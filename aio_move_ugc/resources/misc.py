@@ -8,7 +8,7 @@ from typing import Any
 from .. import _validation as check
 from .._exceptions import InvalidInputError
 from ..types._models import CameraSettings, Client, Rig, WebhookEndpoint
-from ._base import Resource
+from ._base import Resource, parse_items
 
 
 class ClientInfo(Resource):
@@ -58,12 +58,10 @@ class Webhooks(Resource):
 class Rigs(Resource):
     async def list(self) -> list[Rig]:
         page = await self._client._execute_named("ListRigs")
-        return [Rig.model_validate(item) for item in (page or {}).get("items") or [] if item]
+        return parse_items(Rig, page, "ListRigs")
 
 
 class CameraSettingsResource(Resource):
     async def list(self) -> list[CameraSettings]:
         page = await self._client._execute_named("ListCameraSettings")
-        return [
-            CameraSettings.model_validate(item) for item in (page or {}).get("items") or [] if item
-        ]
+        return parse_items(CameraSettings, page, "ListCameraSettings")

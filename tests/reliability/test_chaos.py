@@ -24,7 +24,7 @@ REQUEST_BOUND = {
     "CreateSingleCamTake": TAKES * 2,
     "CreateSingleCamJob": TAKES * 2,
 }
-"""Creates may be repeated only when a fault hid the outcome and a lookup proved nothing was made."""
+"""Creates repeat only when a fault hid the outcome and a lookup proved nothing was made."""
 POLL_BOUND = 120
 """GetJobs rounds for 50 jobs (one request per round while at most 50 are pending)."""
 
