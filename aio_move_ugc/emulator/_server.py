@@ -75,15 +75,19 @@ def _install_aws_scalars() -> None:
     aws_json.parse_value = parse_json_value  # type: ignore[attr-defined]
 
 
+def _locations(error: GraphQLError) -> list[dict[str, Any]]:
+    return [
+        {"line": loc.line, "column": loc.column, "sourceName": None}
+        for loc in error.locations or []
+    ]
+
+
 def appsync_error(error: GraphQLError) -> dict[str, Any]:
     """One error entry as AppSync writes it."""
     entry: dict[str, Any] = {
         "path": error.path,
         "data": None,
-        "locations": [
-            {"line": loc.line, "column": loc.column, "sourceName": None}
-            for loc in error.locations or []
-        ],
+        "locations": _locations(error),
         "message": error.message,
     }
     original = error.original_error
