@@ -1,0 +1,512 @@
+"""Webhook deliveries: Standard Webhooks (Svix) verification and an aiohttp receiver of job events.
+
+The service posts a delivery when a job starts, completes or fails, signed the Standard Webhooks
+way (`svix-id`, `svix-timestamp`, `svix-signature` headers; HMAC-SHA256 over
+`"{id}.{timestamp}.{body}"` with the `whsec_` secret). `verify()` checks one delivery;
+`parse_event()` turns a verified body into the same typed events `ugc.jobs.watch` yields
+(`source="webhook"`); `WebhookReceiver` does both behind an aiohttp route and hands the events
+to `async for event in receiver.events()`.
+
+```python
+async with AsyncMoveUgc() as ugc, WebhookReceiver(host="0.0.0.0", port=8080) as receiver:
+    await receiver.register(ugc, uid="my-app", url="https://example.com/hooks/move-ugc")
+    async for event in receiver.events():
+        if isinstance(event, JobFinished):
+            await ugc.jobs.download_outputs(event.job_id, "out/")
+```
+
+What webhooks can see, and what they cannot:
+
+- State changes only: started (`JobStateChanged` to RUNNING), completed (`JobFinished`) and
+  failed (`JobFailed`). No progress percentage (`JobProgressed` only comes from polling) and
+  no output readiness: outputs may still lack download URLs when the completed event arrives,
+  so follow it with `ugc.jobs.wait(job_id)` or `ugc.jobs.download_outputs(...)`, which wait
+  for the URLs (`OutputsReady` only comes from polling).
+- Deliveries can arrive late (the sender retries for a while when the receiver fails), twice
+  (a retry of a delivery that did arrive) and out of order (a completed event before its
+  started event). The receiver drops repeats of an `svix-id` it has seen recently; ordering
+  is up to the consumer: treat each event as "this happened at `event.at`", not as the
+  next step of a sequence.
+- A delivery that fails verification never reaches the consumer; a missed delivery is never
+  noticed by a receiver. Whoever must not miss a result polls as well (`ugc.jobs.wait`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from aiohttp import web
+
+from ._exceptions import ConfigurationError, WebhookVerificationError
+from .types._models import Job, JobState
+from .types.events import JobEvent, JobFailed, JobFinished, JobStateChanged
+
+if TYPE_CHECKING:
+    from ._client import AsyncMoveUgc
+
+__all__ = [
+    "EVENT_COMPLETED",
+    "EVENT_FAILED",
+    "EVENT_STARTED",
+    "MAX_BODY_SIZE",
+    "WebhookReceiver",
+    "parse_event",
+    "verify",
+]
+
+log = logging.getLogger("aio_move_ugc.webhooks")
+
+EVENT_STARTED = "ugc.job.state.started"
+EVENT_COMPLETED = "ugc.job.state.completed"
+EVENT_FAILED = "ugc.job.state.failed"
+JOB_EVENTS = (EVENT_STARTED, EVENT_COMPLETED, EVENT_FAILED)
+
+MAX_BODY_SIZE = 1024 * 1024
+"""Deliveries larger than this (1 MiB) are refused before anything else is looked at."""
+DEFAULT_TOLERANCE = 300.0
+"""Seconds a delivery's timestamp may be off from the receiver's clock (the standard's 5 min)."""
+
+_SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every secret, not a secret
+_HEADER_PREFIXES = ("svix-", "webhook-")
+
+
+class _MalformedDelivery(WebhookVerificationError):
+    """The delivery is not shaped like one (missing headers, not JSON): answered 400, not 401."""
+
+
+def _key_from_secret(secret: str) -> bytes:
+    """The HMAC key: the base64 after `whsec_`. Messages never quote the secret."""
+    if not isinstance(secret, str):
+        raise ConfigurationError("a webhook secret must be a string such as 'whsec_...'")
+    encoded = secret.removeprefix(_SECRET_PREFIX).strip()
+    try:
+        # Unpadded base64 is accepted, as the Standard Webhooks libraries do.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            "malformed webhook secret: expected 'whsec_' followed by base64"
+        ) from None
+    if not key:
+        raise ConfigurationError("malformed webhook secret: the key after 'whsec_' is empty")
+    return key
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """`svix-<name>` or `webhook-<name>`, whatever the case of the header names."""
+    wanted = {prefix + name for prefix in _HEADER_PREFIXES}
+    for key, value in headers.items():
+        if key.lower() in wanted and value:
+            return value
+    return None
+
+
+def _signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest())
+
+
+def verify(
+    payload: bytes | str,
+    headers: Mapping[str, str],
+    secret: str,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+    max_size: int = MAX_BODY_SIZE,
+) -> dict[str, Any]:
+    """Check one delivery and return its JSON body.
+
+    `headers` are the delivery's HTTP headers (`svix-*` or `webhook-*`, any case); `payload`
+    the raw body exactly as received. Raises `WebhookVerificationError` when the body is too
+    large, a header is missing or malformed, the timestamp is more than `tolerance` seconds
+    from `now` (default: the system clock), no `v1` signature matches, or the body is not a
+    JSON object; `ConfigurationError` when `secret` is not `whsec_<base64>`. Messages never
+    hold the secret or signature values.
+    """
+    body = payload.encode() if isinstance(payload, str) else bytes(payload)
+    if len(body) > max_size:
+        raise _MalformedDelivery(f"body of {len(body)} bytes exceeds the limit of {max_size}")
+    key = _key_from_secret(secret)
+    msg_id = _header(headers, "id")
+    timestamp = _header(headers, "timestamp")
+    signatures = _header(headers, "signature")
+    missing = [
+        name
+        for name, value in (("id", msg_id), ("timestamp", timestamp), ("signature", signatures))
+        if value is None
+    ]
+    if missing or msg_id is None or timestamp is None or signatures is None:
+        names = ", ".join(f"svix-{name}" for name in missing)
+        raise _MalformedDelivery(f"missing header(s) {names}")
+    if not timestamp.isascii() or not timestamp.isdigit():
+        raise _MalformedDelivery("malformed svix-timestamp: expected whole seconds since the epoch")
+    current = time.time() if now is None else now
+    offset = int(timestamp) - current
+    if offset < -tolerance:
+        raise WebhookVerificationError(
+            f"timestamp too old: {-offset:.0f} s in the past (tolerance {tolerance:g} s)"
+        )
+    if offset > tolerance:
+        raise WebhookVerificationError(
+            f"timestamp too new: {offset:.0f} s in the future (tolerance {tolerance:g} s)"
+        )
+    expected = _signature(key, msg_id, timestamp, body)
+    matched = False
+    for entry in signatures.split(" "):
+        version, sep, value = entry.partition(",")
+        if sep and version == "v1":
+            # Compared in base64 form, so a non-canonical encoding of the right digest fails too.
+            matched |= hmac.compare_digest(expected, value.encode("utf-8", "replace"))
+    if not matched:
+        raise WebhookVerificationError("no v1 signature matches the body and the secret")
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise _MalformedDelivery("the body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise _MalformedDelivery("the body is not a JSON object")
+    return parsed
+
+
+def _event_kind(name: Any) -> str | None:
+    """`started`, `completed` or `failed` from `ugc.job.state.<x>` (or `job.state.<x>`)."""
+    if not isinstance(name, str):
+        return None
+    short = name.removeprefix("ugc.")
+    kind = short.removeprefix("job.state.")
+    return kind if short != kind and kind in ("started", "completed", "failed") else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _job_model(raw: dict[str, Any]) -> Job | None:
+    """A `Job` from the delivery's job body; fields that do not fit the model are left out.
+
+    Deliveries name outputs by type only (no files), so `outputs` rarely fits; such fields
+    are dropped rather than losing the whole job.
+    """
+    data = dict(raw)
+    for _ in range(3):
+        try:
+            return Job.model_validate(data)
+        except pydantic.ValidationError as exc:
+            bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
+            bad.discard("id")
+            if not bad & data.keys():
+                return None
+            for name in bad:
+                data.pop(str(name), None)
+    return None
+
+
+def _failure_reason(job: dict[str, Any], detail: dict[str, Any]) -> str | None:
+    for source in (job, detail):
+        for name in ("reason", "failureReason", "failure_reason", "error", "message"):
+            value = source.get(name)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def parse_event(body: Mapping[str, Any], *, received_at: datetime | None = None) -> JobEvent | None:
+    """The typed event of a verified delivery, or None for an event this SDK does not know.
+
+    completed → `JobFinished`, failed → `JobFailed`, started → `JobStateChanged` to RUNNING,
+    all with `source="webhook"`. `event.at` is the delivery's own timestamp when it has one,
+    else `received_at` (default: now); `event.job` is the job as the delivery described it
+    (no output URLs), or None when it did not fit the model.
+    """
+    name = body.get("event_name")
+    kind = _event_kind(name)
+    if kind is None:
+        log.info("ignoring webhook event %r", name if isinstance(name, str) else type(name))
+        return None
+    detail = body.get("detail")
+    attributes = detail.get("event_attributes") if isinstance(detail, dict) else None
+    raw_job = attributes.get("job") if isinstance(attributes, dict) else None
+    job_id = raw_job.get("id") if isinstance(raw_job, dict) else None
+    if not isinstance(raw_job, dict) or not isinstance(job_id, str) or not job_id:
+        log.warning("ignoring webhook event %s without a job id", name)
+        return None
+    at = _parse_time(body.get("timestamp")) or received_at or datetime.now(UTC)
+    job = _job_model(raw_job)
+    common: dict[str, Any] = {"job_id": job_id, "job": job, "at": at, "source": "webhook"}
+    if kind == "completed":
+        return JobFinished(**common)
+    if kind == "failed":
+        state = job.current_state if job else None
+        if state not in (JobState.FAILED, JobState.CANCELLED):
+            state = JobState.FAILED
+        reason = _failure_reason(raw_job, detail if isinstance(detail, dict) else {})
+        return JobFailed(**common, state=state, reason=reason)
+    return JobStateChanged(**common, state=JobState.RUNNING)
+
+
+class _RecentIds:
+    """The last `size` delivery ids seen, oldest forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, msg_id: str) -> bool:
+        if msg_id in self._ids:
+            self._ids.move_to_end(msg_id)
+            return True
+        return False
+
+    def add(self, msg_id: str) -> None:
+        self._ids[msg_id] = None
+        self._ids.move_to_end(msg_id)
+        while len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+
+
+class WebhookReceiver:
+    """Verifies deliveries, drops repeats and hands typed job events to `events()`.
+
+    Serve it on its own (`async with WebhookReceiver(secret, port=8080) as receiver:`, then
+    `receiver.url`) or mount `receiver.routes()` in an aiohttp application of yours. Each
+    accepted delivery is answered 204 at once and its event queued (at most `queue_size`;
+    when the consumer falls that far behind, deliveries get 503 and the sender retries later).
+    Deliveries that fail verification get 400/401 and never reach the consumer; a repeated
+    `svix-id` among the last `dedupe_size` gets 204 and is not delivered again.
+    """
+
+    def __init__(
+        self,
+        secret: str | None = None,
+        *,
+        path: str = "/webhooks/move-ugc",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tolerance: float = DEFAULT_TOLERANCE,
+        max_body_size: int = MAX_BODY_SIZE,
+        queue_size: int = 10_000,
+        dedupe_size: int = 10_000,
+    ) -> None:
+        if secret is not None:
+            _key_from_secret(secret)
+        if not path.startswith("/"):
+            raise ConfigurationError("the receiver's path must start with '/'")
+        if not (tolerance > 0 and math.isfinite(tolerance)):
+            raise ConfigurationError("tolerance must be a positive number of seconds")
+        if max_body_size < 1 or queue_size < 1 or dedupe_size < 1:
+            raise ConfigurationError("max_body_size, queue_size and dedupe_size must be positive")
+        self._secret = secret
+        self.path = path
+        self.host = host
+        self.port = port
+        self.tolerance = tolerance
+        self.max_body_size = max_body_size
+        self._queue_size = queue_size
+        self._pending: deque[JobEvent] = deque()
+        self._wakeup = asyncio.Event()
+        self._seen = _RecentIds(dedupe_size)
+        self._closed = False
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self.received = 0
+        """Deliveries accepted and queued (repeats and rejected ones not counted)."""
+        self.rejected = 0
+        """Deliveries refused (verification failed, too large, no secret yet)."""
+        self.duplicates = 0
+        """Deliveries acknowledged but not queued because their id was seen before."""
+
+    def __repr__(self) -> str:
+        where = self._url or self.path
+        return f"WebhookReceiver({where!r}, secret={'set' if self._secret else 'unset'})"
+
+    @property
+    def has_secret(self) -> bool:
+        return self._secret is not None
+
+    @property
+    def url(self) -> str:
+        """Where the receiver's own server listens, e.g. `http://127.0.0.1:54321/webhooks/...`."""
+        if self._url is None:
+            raise RuntimeError("the receiver is not serving; use `async with WebhookReceiver()`")
+        return self._url
+
+    # ------------------------------------------------------------ HTTP
+    def routes(self) -> list[web.RouteDef]:
+        """The POST route, to add to an aiohttp application: `app.add_routes(r.routes())`."""
+        return [web.post(self.path, self._handle)]
+
+    def app(self) -> web.Application:
+        """A small aiohttp application serving only the receiver's route."""
+        application = web.Application(client_max_size=self.max_body_size)
+        application.add_routes(self.routes())
+        return application
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The body, or None when it is (or announces to be) over the size cap."""
+        if request.content_length is not None and request.content_length > self.max_body_size:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(64 * 1024):
+            size += len(chunk)
+            if size > self.max_body_size:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if self._closed:
+            return web.Response(status=503, text="receiver closed")
+        body = await self._read_body(request)
+        if body is None:
+            self.rejected += 1
+            return web.Response(status=413, text="body too large")
+        secret = self._secret
+        if secret is None:
+            self.rejected += 1
+            log.warning("webhook delivery refused: the receiver has no secret yet")
+            return web.Response(status=503, text="receiver not configured")
+        try:
+            payload = verify(
+                body,
+                request.headers,
+                secret,
+                tolerance=self.tolerance,
+                max_size=self.max_body_size,
+            )
+        except _MalformedDelivery as exc:
+            self.rejected += 1
+            log.warning("webhook delivery rejected: %s", exc)
+            return web.Response(status=400, text=str(exc))
+        except WebhookVerificationError as exc:
+            self.rejected += 1
+            log.warning("webhook delivery rejected: %s", exc)
+            return web.Response(status=401, text=str(exc))
+        msg_id = _header(request.headers, "id")
+        assert msg_id is not None  # verify() checked it
+        if msg_id in self._seen:
+            self.duplicates += 1
+            log.debug("webhook delivery %s repeated; not delivered again", msg_id)
+            return web.Response(status=204)
+        event = parse_event(payload, received_at=datetime.now(UTC))
+        if event is not None:
+            if len(self._pending) >= self._queue_size:
+                log.warning("webhook queue full (%d); asking the sender to retry", self._queue_size)
+                return web.Response(status=503, text="busy", headers={"Retry-After": "5"})
+            self._pending.append(event)
+            self._wakeup.set()
+            self.received += 1
+        self._seen.add(msg_id)
+        return web.Response(status=204)
+
+    # ------------------------------------------------------------ consuming
+    async def events(self) -> AsyncIterator[JobEvent]:
+        """Each accepted delivery's event, in arrival order, until the receiver is closed.
+
+        Events already accepted when it closes are still yielded (their deliveries were
+        acknowledged, so nobody would send them again).
+        """
+        while True:
+            while self._pending:
+                yield self._pending.popleft()
+            if self._closed:
+                return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    # ------------------------------------------------------------ registering
+    async def register(
+        self,
+        ugc: AsyncMoveUgc,
+        *,
+        uid: str,
+        events: Sequence[str] = JOB_EVENTS,
+        url: str | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+    ) -> None:
+        """Upsert the endpoint `uid` pointing at this receiver (or at `url`, e.g. behind a proxy).
+
+        The receiver's secret, when it has one, is sent along; a secret the API returns on
+        creation is adopted. Raises `ConfigurationError` when neither side has a secret (an
+        existing endpoint whose secret the API no longer shows).
+        """
+        endpoint = await ugc.webhooks.upsert(
+            list(events),
+            uid=uid,
+            url=url or self.url,
+            description=description,
+            secret=self._secret,
+            metadata=metadata,
+        )
+        if endpoint.secret:
+            _key_from_secret(endpoint.secret)
+            self._secret = endpoint.secret
+        elif self._secret is None:
+            raise ConfigurationError(
+                f"webhook endpoint {uid!r} already exists and the API only shows its secret on "
+                "creation; pass that secret to WebhookReceiver"
+            )
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> WebhookReceiver:
+        """Serve the route on `host:port` (port 0: any free port; see `url`)."""
+        if self._closed:
+            raise RuntimeError("this WebhookReceiver is closed; create a new one")
+        if self._runner is not None:
+            return self
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        address = runner.addresses[0] if runner.addresses else (self.host, self.port)
+        self.port = address[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._url = f"http://{host}:{self.port}{self.path}"
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving (when it serves) and end `events()` once the queue is drained."""
+        self._closed = True
+        self._wakeup.set()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> WebhookReceiver:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
