@@ -1,0 +1,1 @@
+"""Benchmarks of aio_move_ugc: `python -m benchmarks.bench_<name>` (see each module)."""
