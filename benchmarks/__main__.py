@@ -1,0 +1,124 @@
+"""Run the benchmarks: `python -m benchmarks [--quick] [--only NAME ...]`.
+
+Benchmarks: api, watch, bulk, import, transfers. Results go to `benchmarks/results/results.json`
+(or `--results-dir`). A full run (without `--quick`) also writes `benchmarks/RESULTS.md` and
+`benchmarks/results.png`; with `--only`, the benchmarks that were not run keep their figures
+from the previous full run's JSON. Quick runs write their Markdown and figure next to the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import report
+
+MODULES = {
+    "import": "benchmarks.bench_import",
+    "api": "benchmarks.bench_api",
+    "watch": "benchmarks.bench_watch",
+    "bulk": "benchmarks.bench_bulk",
+    "transfers": "benchmarks.bench_transfers",
+}
+NEEDS_CURL = frozenset({"bulk", "transfers"})
+"""Benchmarks whose reference is curl: skipped (not failed) where curl is missing."""
+TRANSFERS_FULL_MIB = 1024
+TRANSFERS_FULL_REPS = 2
+
+
+def _runner(name: str) -> Callable[[bool], dict[str, Any]] | None:
+    module_name = MODULES[name]
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    module = importlib.import_module(module_name)
+    run = getattr(module, "run", None)
+    if run is None:
+        return None
+    if name != "transfers":
+        return run  # type: ignore[no-any-return]
+    accepted = inspect.signature(run).parameters
+
+    def transfers(quick: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"quick": quick}
+        if not quick and "size_mib" in accepted:
+            kwargs["size_mib"] = TRANSFERS_FULL_MIB
+        if not quick and "reps" in accepted:
+            kwargs["reps"] = TRANSFERS_FULL_REPS
+        outcome: dict[str, Any] = run(**kwargs)
+        return outcome
+
+    return transfers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI (< 1 min)")
+    parser.add_argument("--only", nargs="+", choices=list(MODULES), metavar="NAME")
+    parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
+    args = parser.parse_args(argv)
+    names = args.only or list(MODULES)
+    json_path = args.results_dir / "results.json"
+    results: dict[str, Any] = {"quick": args.quick, "benchmarks": {}}
+    if args.only and json_path.exists():
+        previous = json.loads(json_path.read_text())
+        if previous.get("quick") == args.quick:
+            results = previous
+    started = time.perf_counter()
+    environment = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_before": round(os.getloadavg()[0], 2),
+    }
+    failed = []
+    for name in names:
+        runner = _runner(name)
+        if runner is None:
+            print(f"\n== {name}: not available, skipped", flush=True)
+            continue
+        if name in NEEDS_CURL and shutil.which("curl") is None:
+            print(f"\n== {name}: skipped, curl is not installed", flush=True)
+            continue
+        t0 = time.perf_counter()
+        try:
+            outcome = runner(args.quick)
+        except (Exception, SystemExit):
+            failed.append(name)
+            outcome = {"name": name, "error": traceback.format_exc(limit=8)}
+            print(f"\n== {name} FAILED\n{outcome['error']}", file=sys.stderr, flush=True)
+        outcome.setdefault("elapsed_s", time.perf_counter() - t0)
+        results["benchmarks"][name] = outcome
+        print(f"   ({name}: {outcome['elapsed_s']:.1f} s)", flush=True)
+    environment["load_after"] = round(os.getloadavg()[0], 2)
+    results["environment"] = environment
+    results["elapsed_s"] = time.perf_counter() - started
+    report.write_json(results, json_path)
+    if args.quick:
+        md, png = args.results_dir / "RESULTS.md", args.results_dir / "results.png"
+    else:
+        md, png = report.PUBLISHED_MD, report.PUBLISHED_PNG
+    report.write_reports(results, md, png)
+    print("\n== aims")
+    for bench in results["benchmarks"].values():
+        for item in bench.get("aims", []):
+            print(f"  {'met   ' if item['met'] else 'MISSED'} {item['aim']}: {item['value']:.3g}")
+    print(f"\nwritten {json_path}, {md}, {png} in {results['elapsed_s']:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Results of `python -m benchmarks`: JSON, a Markdown report and a figure.
+
+`python -m benchmarks.report [results.json]` rebuilds the Markdown and the figure from a saved
+JSON. The part of RESULTS.md between the notes markers is written by hand and kept as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._common import fmt, fmt_ratios
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+RESULTS_JSON = RESULTS_DIR / "results.json"
+PUBLISHED_MD = HERE / "RESULTS.md"
+PUBLISHED_PNG = HERE / "results.png"
+NOTES_START = "<!-- notes:start (kept when the report is regenerated) -->"
+NOTES_END = "<!-- notes:end -->"
+ORDER = ("api", "watch", "bulk", "import", "transfers")
+
+
+def write_json(results: dict[str, Any], path: Path = RESULTS_JSON) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def _benchmarks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    found = results.get("benchmarks", {})
+    names = [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
+    return [found[n] for n in names]
+
+
+def _notes(existing: Path) -> str:
+    if existing.exists():
+        text = existing.read_text()
+        if NOTES_START in text and NOTES_END in text:
+            return text[text.index(NOTES_START) : text.index(NOTES_END) + len(NOTES_END)]
+    return f"{NOTES_START}\n\n{NOTES_END}"
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def markdown(results: dict[str, Any], *, png_name: str, notes: str) -> str:
+    env = results.get("environment", {})
+    mode = "quick" if results.get("quick") else "full"
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`python -m benchmarks{' --quick' if results.get('quick') else ''}` ({mode} mode), "
+        f"{env.get('when', '?')}: Python {env.get('python', '?')}, {env.get('cpus', '?')} CPUs, "
+        f"load average {env.get('load_before', '?')} before and {env.get('load_after', '?')} "
+        f"after; {fmt(results.get('elapsed_s', 0))} s in all. Every figure is the median of "
+        "repeated runs with [min-max]; ratios compare runs of the same repetition. The "
+        "emulator runs in its own process. The machine is shared and noisy: compare ratios, "
+        "not absolute figures.",
+        "",
+        "## Aims",
+        "",
+        "| aim | measured | target | |",
+        "|---|---:|---:|---|",
+    ]
+    for bench in _benchmarks(results):
+        for item in bench.get("aims", []):
+            sign = "<=" if item["at_most"] else ">="
+            verdict = "met" if item["met"] else "**missed**"
+            lines.append(
+                f"| {_cell(item['aim'])} | {fmt(item['value'])} | {sign} {fmt(item['target'])} "
+                f"| {verdict} |"
+            )
+        if "error" in bench:
+            lines.append(f"| {bench['name']} | failed: {_cell(bench['error'])[:120]} | | |")
+    lines += ["", f"![benchmark figures]({png_name})", ""]
+    for bench in _benchmarks(results):
+        lines += [f"## {bench.get('title', bench['name'])}", ""]
+        if "error" in bench:
+            lines += ["```", bench["error"], "```", ""]
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in bench.get("params", {}).items())
+        lines += [
+            f"Parameters: {params}; {fmt(bench.get('elapsed_s', 0))} s.",
+            "",
+            "| case | unit | median | min | max | ratio to peer, median [min-max] |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for row in bench["rows"]:
+            lines.append(
+                f"| {_cell(row['case'])} | {row['unit']} | {fmt(row['median'])} | "
+                f"{fmt(row['min'])} | {fmt(row['max'])} | {_cell(fmt_ratios(row['ratios']))} |"
+            )
+        lines.append("")
+        lines += _details(bench)
+        for note in bench.get("notes", []):
+            lines.append(f"- {note}")
+        if bench.get("notes"):
+            lines.append("")
+    lines += ["## Notes", "", notes, ""]
+    return "\n".join(lines)
+
+
+def _details(bench: dict[str, Any]) -> list[str]:
+    """A few figures worth showing beside the table, per benchmark."""
+    out: list[str] = []
+    name = bench["name"]
+    rows = {row["case"]: row for row in bench["rows"]}
+    if name == "api":
+        per_call = [
+            f"{case}: {row['extra']['requests_per_call']:g}"
+            for case, row in rows.items()
+            if "requests_per_call" in row.get("extra", {}) and "+50 ms" not in case
+        ]
+        out += ["Requests the emulator saw per call: " + "; ".join(per_call) + ".", ""]
+    if name == "watch":
+        for case, row in rows.items():
+            if row["extra"].get("requests_per_round"):
+                per_round = row["extra"]["requests_per_round"]
+                shown = ", ".join(str(n) for n in per_round[:30])
+                more = ", ..." if len(per_round) > 30 else ""
+                out.append(
+                    f"- {case}: {len(per_round)} rounds, requests per round "
+                    f"(first repetition): {shown}{more}"
+                )
+        out.append("")
+    if name == "bulk":
+        wall = bench["rows"][0]["extra"]
+        for i, stages in enumerate(wall.get("last_input_at_stage_s", [])):
+            times = ", ".join(f"{k} {v:.2f} s" for k, v in stages.items())
+            out.append(
+                f"- repetition {i + 1}: last input {times}; CPU client "
+                f"{wall['client_cpu_s'][i]} s, emulator {wall['server_cpu_s'][i]} s"
+            )
+        out.append("")
+    if name == "import":
+        profile = bench["rows"][0]["extra"].get("importtime", {})
+        if profile:
+            top = ", ".join(
+                f"{p['package']} {p['ms']:.0f} ms" for p in profile["top_packages_ms"][:8]
+            )
+            selfs = ", ".join(f"{m['module']} {m['ms']:.0f} ms" for m in profile["top_self_ms"][:8])
+            out += [
+                f"`python -X importtime -c 'import aio_move_ugc'`: "
+                f"{profile['total_ms']:.0f} ms in all (one run, with its own noise).",
+                f"- self time by top-level package: {top}",
+                f"- largest single modules: {selfs}",
+                "",
+            ]
+    return out
+
+
+def figure(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: list[tuple[str, str, list[dict[str, Any]]]] = []
+    for bench in _benchmarks(results):
+        if "error" in bench:
+            continue
+        units: dict[str, list[dict[str, Any]]] = {}
+        for row in bench["rows"]:
+            units.setdefault(row["unit"], []).append(row)
+        for unit, rows in units.items():
+            panels.append((bench.get("title", bench["name"]), unit, rows))
+    if not panels:
+        return
+    cols = 2
+    count = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(count, cols, figsize=(15, 3.1 * count + 0.6), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, unit, rows) in zip(axes.flat, panels, strict=False):
+        labels = [row["case"] for row in rows][::-1]
+        med = [row["median"] for row in rows][::-1]
+        low = [row["median"] - row["min"] for row in rows][::-1]
+        high = [row["max"] - row["median"] for row in rows][::-1]
+        colors = [
+            "tab:blue" if "aio" in label or "watch_many" in label or "bulk.run" in label else "0.6"
+            for label in labels
+        ]
+        ax.barh(range(len(rows)), med, xerr=[low, high], color=colors, capsize=3)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(labels, fontsize=7)
+        positive = [m for m in med if m > 0]
+        if positive and max(positive) / min(positive) > 30:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"{unit} (median, bars: min-max)", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    mode = "quick" if results.get("quick") else "full"
+    fig.suptitle(f"aio_move_ugc benchmarks ({mode} mode; blue: aio_move_ugc)", fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_reports(results: dict[str, Any], md_path: Path, png_path: Path) -> None:
+    figure(results, png_path)
+    text = markdown(results, png_name=png_path.name, notes=_notes(md_path))
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(text)
+
+
+def main() -> None:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS_JSON
+    results = json.loads(source.read_text())
+    if results.get("quick"):
+        write_reports(results, RESULTS_DIR / "RESULTS.md", RESULTS_DIR / "results.png")
+    else:
+        write_reports(results, PUBLISHED_MD, PUBLISHED_PNG)
+
+
+if __name__ == "__main__":
+    main()
