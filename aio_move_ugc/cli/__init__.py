@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .._exceptions import MoveUgcError
@@ -26,6 +27,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aio-move-ugc",
@@ -36,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--endpoint-url",
         help="GraphQL endpoint (default: $MOVE_UGC_ENDPOINT_URL or the hosted API)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=3,
+        help="retries of a failed request (connection errors, 429, 5xx; default 3)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
@@ -56,11 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(args))
     except KeyboardInterrupt:
-        print("interrupted; what finished is kept (rerun to resume)", file=sys.stderr)
+        _fail("interrupted; what finished is kept (rerun to resume)")
         return EXIT_INTERRUPTED
     except MoveUgcError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(f"error: {exc}")
         return EXIT_FAILED
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        _fail(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_FAILED
+    except Exception as exc:
+        # A defect, not a user error: still one line, the traceback only on request.
+        if args.verbose:
+            traceback.print_exc()
+        _fail(f"error: unexpected {type(exc).__name__}: {exc} (-v shows the traceback)")
+        return EXIT_FAILED
+
+
+def _fail(message: str) -> None:
+    """The one line a failure prints on stderr."""
+    print(" ".join(message.split()), file=sys.stderr)

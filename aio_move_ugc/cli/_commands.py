@@ -10,22 +10,26 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
 from .._exceptions import InvalidInputError
-from ..emulator import Emulator, EmulatorConfig
 from ..transfers import check_upload_source
 from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
 from ._progress import StageBars, TransferBars, human_bytes
 
+if TYPE_CHECKING:
+    from ..emulator import EmulatorConfig
+
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Progress and messages; lines are not wrapped, so ids stay whole in logs."""
 
 
 def _out(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
@@ -37,7 +41,9 @@ def _out(args: argparse.Namespace, payload: Any, text: str | None = None) -> Non
 
 
 def _client(args: argparse.Namespace, **kwargs: Any) -> AsyncMoveUgc:
-    return AsyncMoveUgc(args.api_key, endpoint_url=args.endpoint_url, **kwargs)
+    return AsyncMoveUgc(
+        args.api_key, endpoint_url=args.endpoint_url, max_retries=args.max_retries, **kwargs
+    )
 
 
 def _outputs(values: list[str] | None) -> list[OutputType] | None:
@@ -77,7 +83,7 @@ async def _one_take(
         upload_bar = bars.add(f"upload {video.name}")
         file = await ugc.files.upload(video, progress=upload_bar)
     if not quiet:
-        err.print(f"uploaded [bold]{video.name}[/] as {file.id}")
+        err.print(f"uploaded [bold]{escape(video.name)}[/] as {file.id}")
     take = await ugc.takes.create_singlecam(
         [
             SourceIn(
@@ -92,7 +98,7 @@ async def _one_take(
         err.print(f"created take {take.id} and job {job.id}")
     async for event in ugc.jobs.watch(job.id, interval=interval, raise_on_failure=True):
         if not quiet:
-            err.print("  " + _describe(event))
+            err.print("  " + escape(_describe(event)))
     with bars:
         download_bar = bars.add("download outputs")
         paths = await ugc.jobs.download_outputs(
@@ -116,14 +122,18 @@ def _print_outputs(args: argparse.Namespace, result: dict[str, Any]) -> None:
     table.add_column("file")
     table.add_column("size", justify="right")
     for kind, path in result["outputs"].items():
-        table.add_row(kind, path, human_bytes(os.path.getsize(path)))
+        table.add_row(kind, escape(path), human_bytes(os.path.getsize(path)))
     Console().print(table)
 
 
 # -------------------------------------------------------------------------- commands
-DEMO_CONFIG = EmulatorConfig(
-    job_queue_delay=0.5, job_duration=3.0, output_lag=1.0, output_size=256 * 1024
-)
+def demo_config() -> EmulatorConfig:
+    """Timings of the demo's emulator: a job of a few seconds, so its progress can be seen."""
+    from ..emulator import EmulatorConfig
+
+    return EmulatorConfig(
+        job_queue_delay=0.5, job_duration=3.0, output_lag=1.0, output_size=256 * 1024
+    )
 
 
 def make_sample_video(path: Path, size: int = 2 * 1024 * 1024) -> Path:
@@ -142,7 +152,9 @@ def make_sample_video(path: Path, size: int = 2 * 1024 * 1024) -> Path:
 async def cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
-    async with Emulator(DEMO_CONFIG) as emu:
+    from ..emulator import Emulator  # only the commands that serve it pay for its import
+
+    async with Emulator(demo_config()) as emu:
         if not args.json:
             err.print(
                 f"[bold]Move UGC demo[/] on the embedded emulator at {emu.endpoint_url} "
@@ -157,7 +169,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     _print_outputs(args, result)
     if not args.json:
         err.print(
-            f"done: {len(result['outputs'])} outputs in {out_dir} "
+            f"done: {len(result['outputs'])} outputs in {escape(str(out_dir))} "
             f"({result['requests']} API requests)"
         )
     return 0
@@ -235,12 +247,14 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
         for row in rows:
             status = "skipped (done before)" if row["skipped"] else ("ok" if row["ok"] else "")
             table.add_row(
-                Path(str(row["video"])).name,
+                escape(Path(str(row["video"])).name),
                 str(row["job_id"] or ""),
                 str(len(row["outputs"])),  # type: ignore[arg-type]
-                status or f"[red]{row['error']}[/]",
+                status or f"[red]{escape(str(row['error']))}[/]",
             )
         Console().print(table)
+    if failed:
+        print(f"error: {failed} of {len(results)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -256,6 +270,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
                 print(event.model_dump_json(exclude={"job"}))
             else:
                 print(_describe(event))
+    if failed:
+        print(
+            f"error: {failed} of {len(args.job_ids)} jobs failed or were not found", file=sys.stderr
+        )
     return 1 if failed else 0
 
 
@@ -297,12 +315,14 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
     for column in ("id", "state", "created", "name"):
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(row[c] or "") for c in ("id", "state", "created", "name")))
+        table.add_row(*(escape(str(row[c] or "")) for c in ("id", "state", "created", "name")))
     Console().print(table)
     return 0
 
 
 async def cmd_emulator(args: argparse.Namespace) -> int:
+    from ..emulator import Emulator, EmulatorConfig
+
     config = EmulatorConfig(
         seed=args.seed,
         job_queue_delay=args.queue_delay,
