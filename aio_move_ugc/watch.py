@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -169,7 +169,7 @@ async def watch_job(
     policy: PollPolicy = PollPolicy(),
     timeout: float | None = None,
     raise_on_failure: bool = False,
-) -> AsyncIterator[JobEvent]:
+) -> AsyncGenerator[JobEvent, None]:
     """Events of one job until it is terminal (and, by default, its outputs have URLs)."""
     async for event in watch_jobs(
         client,
@@ -191,7 +191,7 @@ async def watch_jobs(
     timeout: float | None = None,
     raise_on_failure: bool = False,
     batch_size: int = BATCH_SIZE,
-) -> AsyncIterator[JobEvent]:
+) -> AsyncGenerator[JobEvent, None]:
     """Events of many jobs, fetched `batch_size` per request; finished jobs drop out.
 
     A job that is not found or fails yields its event and leaves the watch; the others go on.
@@ -312,7 +312,7 @@ async def watch_volumes(
     *,
     policy: PollPolicy = PollPolicy(),
     timeout: float | None = None,
-) -> AsyncIterator[VolumeStateChanged]:
+) -> AsyncGenerator[VolumeStateChanged, None]:
     """State changes of volumes until each is FINISHED or FAILED (50 per request)."""
     ids = list(dict.fromkeys(check.identifier(v, "volume") for v in volume_ids))
     deadline = _Deadline(timeout)

@@ -258,6 +258,18 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+URL_FIELDS = frozenset({"presigned_url", "presignedUrl", "thumbnail_url", "thumbnailUrl", "url"})
+
+
+def _without_urls(value: Any) -> Any:
+    """A copy without presigned URLs: their signatures are credentials, not output."""
+    if isinstance(value, dict):
+        return {k: _without_urls(v) for k, v in value.items() if k not in URL_FIELDS}
+    if isinstance(value, list):
+        return [_without_urls(v) for v in value]
+    return value
+
+
 async def cmd_watch(args: argparse.Namespace) -> int:
     failed = 0
     async with _client(args) as ugc:
@@ -267,7 +279,7 @@ async def cmd_watch(args: argparse.Namespace) -> int:
             if isinstance(event, JobFailed) or event.kind == "not_found":
                 failed += 1
             if args.json:
-                print(event.model_dump_json(exclude={"job"}))
+                print(json.dumps(_without_urls(event.model_dump(mode="json", exclude={"job"}))))
             else:
                 print(_describe(event))
     if failed:

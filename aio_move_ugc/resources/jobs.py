@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ class Jobs(Resource):
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
-    ) -> AsyncIterator[JobEvent]:
+    ) -> AsyncGenerator[JobEvent, None]:
         """Typed events of one job, only changes, until it ends (and its outputs have URLs).
 
         ```python
@@ -149,7 +149,7 @@ class Jobs(Resource):
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
-    ) -> AsyncIterator[JobEvent]:
+    ) -> AsyncGenerator[JobEvent, None]:
         """Events of many jobs from one generator: up to 50 jobs per request (aliases)."""
         return watch_jobs(
             self._client,
