@@ -7,6 +7,8 @@ written as a list of `PartTarget`s nonetheless: if the API ever offers per-part 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -14,9 +16,10 @@ import stat
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import aiohttp
+import anyio
 
 from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
 from .._retry import call_with_retries
@@ -26,7 +29,6 @@ from ._common import (
     TransferConfig,
     is_transient_storage,
     md5_of_etag,
-    open_file,
     redact_url,
     storage_error,
 )
@@ -81,7 +83,7 @@ def check_upload_source(
 
 
 async def _file_chunks(
-    handle: Any,
+    raw: BinaryIO,
     path: Path,
     part: PartTarget,
     config: TransferConfig,
@@ -91,15 +93,28 @@ async def _file_chunks(
     total: int,
     failures: list[Exception],
 ) -> AsyncGenerator[bytes, None]:
+    """The part's bytes, read and hashed in a worker thread one chunk ahead of the socket."""
+    loop = asyncio.get_running_loop()
+
+    def read(size: int) -> bytes:
+        # Reads never overlap (the next starts after this one is awaited): file order holds.
+        chunk = raw.read(size)
+        digest.update(chunk)
+        return chunk
+
+    pending: asyncio.Future[bytes] | None = None
     try:
-        await handle.seek(part.offset)
+        await anyio.to_thread.run_sync(raw.seek, part.offset)
         remaining = part.length
-        while remaining > 0:
-            chunk = await handle.read(min(config.chunk_size, remaining))
+        pending = loop.run_in_executor(None, read, min(config.chunk_size, remaining))
+        while pending is not None:
+            chunk = await pending
+            pending = None
             if not chunk:
                 raise IntegrityError(f"{path.name} shrank while it was being uploaded")
-            digest.update(chunk)
             remaining -= len(chunk)
+            if remaining > 0:
+                pending = loop.run_in_executor(None, read, min(config.chunk_size, remaining))
             sent[0] += len(chunk)
             if progress is not None:
                 progress(sent[0], total)
@@ -108,6 +123,11 @@ async def _file_chunks(
         # aiohttp reports a failing body as a connection error; keep ours to raise instead.
         failures.append(exc)
         raise
+    finally:
+        if pending is not None:
+            # The file is closed after this generator: let the read in flight end first.
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await pending
 
 
 async def put_part(
@@ -126,15 +146,19 @@ async def put_part(
     failures: list[Exception] = []
     where = redact_url(part.url)
     # The file is opened here, not in the body generator, so it is closed when the request
-    # ends even if aiohttp abandons the generator half-way (a cut connection).
-    async with open_file(path, "rb") as handle:
+    # ends even if aiohttp abandons the generator half-way (a cut connection). The open runs
+    # to completion even when cancelled, so no file object is dropped unclosed.
+    raw = await anyio.to_thread.run_sync(open, path, "rb")
+    try:
         body = _file_chunks(
-            handle, path, part, config, digest, sent, progress, total or part.length, failures
+            raw, path, part, config, digest, sent, progress, total or part.length, failures
         )
         try:
             return await _send(session, part, body, headers, where, digest, sent, failures)
         finally:
             await body.aclose()
+    finally:
+        raw.close()
 
 
 async def _send(

@@ -14,6 +14,7 @@ import pytest
 from aio_move_ugc import (
     AsyncMoveUgc,
     File,
+    IntegrityError,
     StorageError,
     URLExpiredError,
 )
@@ -232,6 +233,38 @@ async def test_object_changed_between_attempts_restarts_from_scratch(
     await ugc.files.download(record.id, dest)
     assert emu.stats.storage["GET 412"] >= 1
     assert await sha256_of(dest) == await sha256_of(new)
+    assert_landed(dest)
+
+
+async def test_bytes_corrupted_on_disk_between_attempts_fail_the_md5_check(
+    make_emulator: MakeEmulator, make_client: MakeClient, tmp_path: Path
+) -> None:
+    seed, faults = faults_hitting({4})
+    emu = await make_emulator(seed=seed)
+    ugc = make_client(emulator=emu, transfer_config=SMALL_PARTS)
+    record = await uploaded(ugc, tmp_path)
+    url = await download_url_of(ugc, record.id)
+    dest = tmp_path / "out" / "video.mp4"
+    part, sidecar = part_paths(dest)
+    emu.set_faults("storage_get", faults)
+    with pytest.raises(StorageError):
+        await ugc.files.download(url, dest)
+    emu.set_faults("storage_get", None)
+    start, _ = min(recorded_ranges(sidecar))
+    with part.open("r+b") as handle:  # a bit flips in a range the sidecar calls done
+        handle.seek(start + 1000)
+        byte = handle.read(1)
+        handle.seek(start + 1000)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+    with pytest.raises(IntegrityError, match="MD5"):
+        await ugc.files.download(url, dest)
+    assert not dest.exists()
+    assert not part.exists()
+    assert not sidecar.exists()
+
+    await ugc.files.download(url, dest)  # the next try starts from scratch
+    assert await sha256_of(dest) == await sha256_of(tmp_path / "source.mp4")
     assert_landed(dest)
 
 
