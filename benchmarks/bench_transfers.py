@@ -16,7 +16,7 @@ rotating order; ratios compare the SDK with the curl run of the same repetition.
 figures include what curl does not do: the MD5 check of the downloaded bytes against the
 ETag, fsync and the rename into place (download), the createFile call and the MD5 (upload);
 a second curl case adds the fsync, so downloads are also compared at equal durability.
-Results also go to `benchmarks/results/transfers.json`.
+Results also go to `benchmarks/results/transfers.json` (and `transfers-<size>mib.json`).
 """
 
 from __future__ import annotations
@@ -264,8 +264,11 @@ def main() -> None:
         parser.error("--size and --runs must be at least 1")
     outcome = run(quick=args.quick, size_mib=args.size, reps=args.runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS}")
+    text = json.dumps(outcome, indent=2) + "\n"
+    by_size = RESULTS.with_name(f"{NAME}-{outcome['params']['size_mib']}mib.json")
+    for path in (RESULTS, by_size):
+        path.write_text(text)
+    print(f"\nwritten to {RESULTS} and {by_size.name}")
 
 
 if __name__ == "__main__":

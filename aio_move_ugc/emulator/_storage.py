@@ -124,6 +124,11 @@ class _TempObject:
         await asyncio.get_running_loop().run_in_executor(None, self._write_sync, pieces)
         self.size += sum(len(piece) for piece in pieces)
 
+    def write_soon(self, pieces: list[bytes]) -> asyncio.Future[None]:
+        """Start appending `pieces` in the executor; await it before the next write."""
+        self.size += sum(len(piece) for piece in pieces)
+        return asyncio.get_running_loop().run_in_executor(None, self._write_sync, pieces)
+
     def digest(self) -> bytes:
         return self._md5.digest()
 
@@ -642,23 +647,35 @@ class Storage:
         pending: list[bytes] = []
         pending_size = 0
         received = 0
-        while True:
-            try:
-                data = await request.content.readany()
-            except Exception:
-                # Whatever broke the stream (peer gone, length not met), the body is incomplete.
-                return False
-            if not data:
-                break
-            received += len(data)
-            self._stats.bytes_in += len(data)
-            pending.append(data)
-            pending_size += len(data)
-            if pending_size >= CHUNK_SIZE:
-                await temp.write(pending)
-                pending, pending_size = [], 0
-        await temp.write(pending)
-        return received == length
+        # One write in flight while the next pieces are read, so disk and socket overlap.
+        writing: asyncio.Future[None] | None = None
+        try:
+            while True:
+                try:
+                    data = await request.content.readany()
+                except Exception:
+                    # Whatever broke the stream (peer gone, length not met), it is incomplete.
+                    return False
+                if not data:
+                    break
+                received += len(data)
+                self._stats.bytes_in += len(data)
+                pending.append(data)
+                pending_size += len(data)
+                if pending_size >= CHUNK_SIZE:
+                    if writing is not None:
+                        await writing
+                    writing = temp.write_soon(pending)
+                    pending, pending_size = [], 0
+            if writing is not None:
+                await writing
+            await temp.write(pending)
+            return received == length
+        finally:
+            if writing is not None and not writing.done():
+                # The file is closed after this; keep the write's outcome from going unheard.
+                writing.add_done_callback(lambda done: done.cancelled() or done.exception())
+                await asyncio.wait([writing])
 
     async def _cut_upload(
         self, request: web.Request, exchange: _Exchange, fault: Fault
