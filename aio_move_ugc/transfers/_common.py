@@ -49,6 +49,10 @@ class TransferConfig:
     retry_max_delay: float = 8.0
     max_url_refreshes: int = 3
     connection_limit: int = 64
+    fsync: bool = True
+    """Downloads reach the disk (fsync) before they are renamed into place, so a crash never
+    leaves a complete-looking file with missing bytes. Off: faster where the disk is slower
+    than the network and durability does not matter (scratch space)."""
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1024 or self.part_size < self.chunk_size:

@@ -396,7 +396,7 @@ class Downloader:
                     raise IntegrityError(f"{self.dest.name}: the .part file shrank")
                 self._digest.update(self._buffer[:size])
                 self._hashed += size
-            if self._hashed - self._flushed >= FLUSH_EVERY:
+            if self.config.fsync and self._hashed - self._flushed >= FLUSH_EVERY:
                 getattr(os, "fdatasync", os.fsync)(handle.fileno())
                 self._flushed = self._hashed
 
@@ -469,14 +469,16 @@ class Downloader:
                 raise IntegrityError(
                     f"{self.dest.name}: MD5 {got} does not match ETag {expected_md5}"
                 )
-        with open(self.part, "rb") as handle:
-            os.fsync(handle.fileno())
+        if self.config.fsync:
+            with open(self.part, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(self.part, self.dest)
-        dir_fd = os.open(self.dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if self.config.fsync:
+            dir_fd = os.open(self.dest.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         with contextlib.suppress(FileNotFoundError):
             self.sidecar.unlink()
 

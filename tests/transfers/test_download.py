@@ -110,6 +110,17 @@ async def test_large_object_comes_in_ranged_parts(
     assert_landed(dest)
 
 
+async def test_download_without_fsync_lands_the_same_bytes(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    ugc = make_client(transfer_config=TransferConfig(part_size=MiB, fsync=False))
+    record = await uploaded(ugc, tmp_path, size=3 * MiB + 5)
+    dest = tmp_path / "out" / "scratch.mp4"
+    await ugc.files.download(record.id, dest)
+    assert await sha256_of(dest) == await sha256_of(tmp_path / "source.mp4")
+    assert_landed(dest)
+
+
 async def test_download_into_a_directory_is_named_after_the_record(
     ugc: AsyncMoveUgc, tmp_path: Path
 ) -> None:
