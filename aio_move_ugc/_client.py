@@ -71,7 +71,7 @@ class AsyncMoveUgc:
                 or not isinstance(timeout, int | float)
                 or not (math.isfinite(timeout) and timeout > 0)
             ):
-                raise ConfigurationError("timeout must be a positive number of seconds or a Timeout")
+                raise ConfigurationError("timeout must be positive seconds or a Timeout")
             timeout = Timeout(total=float(timeout))
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from math import inf
 
@@ -25,6 +26,8 @@ class RateBudget:
             raise ConfigurationError("the budget's window must be a positive number of seconds")
         self.limit = limit
         self.window = window
+        # Monotonic seconds (what asyncio's loop clock reads too), so `remaining` and
+        # `delay()` also answer outside a running loop.
         self._sent: deque[float] = deque()
         self._lock = anyio.Lock()
 
@@ -35,12 +38,12 @@ class RateBudget:
     @property
     def remaining(self) -> int:
         """Requests that could go out right now without waiting."""
-        self._forget_old(anyio.current_time())
+        self._forget_old(time.monotonic())
         return self.limit - len(self._sent)
 
     def delay(self) -> float:
         """Seconds until the next request fits (0 when it fits now)."""
-        now = anyio.current_time()
+        now = time.monotonic()
         self._forget_old(now)
         if len(self._sent) < self.limit:
             return 0.0
@@ -51,4 +54,4 @@ class RateBudget:
         async with self._lock:
             while (wait := self.delay()) > 0:  # noqa: ASYNC110 - time, not an event, frees room
                 await anyio.sleep(wait)
-            self._sent.append(anyio.current_time())
+            self._sent.append(time.monotonic())

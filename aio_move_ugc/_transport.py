@@ -25,6 +25,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConfigurationError,
     GraphQLResponseError,
     NotFoundError,
@@ -44,7 +45,7 @@ THROTTLING_TYPES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttled", "LimitExceededException"}
 )
 REFUSAL_STATUSES = frozenset({429, 503})
-"""Statuses with which the service refuses a request without acting on it (throttled, unavailable)."""
+"""Statuses meaning the service refused the request without acting on it."""
 
 
 def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
@@ -55,10 +56,7 @@ def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
         return "an unused file record does no harm, so creating another file is safe"
     if kind == "job":
         take_id = variables.get("takeId")
-        return (
-            f"look for a job{named} with jobs.list(take_id={take_id!r}) "
-            "before creating it again"
-        )
+        return f"look for a job{named} with jobs.list(take_id={take_id!r}) before creating it again"
     listing = {"take": "takes.list()", "volume": "volumes.list()"}[kind]
     return f"look for a {kind}{named} with {listing} (newest first) before creating it again"
 
@@ -182,12 +180,17 @@ class GraphQLTransport:
         self.budget = budget
         self._connection_limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A retry of a request that was under way when the client closed must not
+            # open a new session that nobody would close.
+            raise ClientClosedError("the client was closed while this request was under way")
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
@@ -199,6 +202,7 @@ class GraphQLTransport:
         return self._session
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
