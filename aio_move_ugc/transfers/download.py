@@ -246,7 +246,8 @@ class Downloader:
                 for start, end in parts:
                     group.start_soon(self._fetch_part_limited, limiter, start, end)
         except BaseExceptionGroup as group_error:
-            raise _most_telling(group_error) from None
+            chosen = _most_telling(group_error)
+            raise chosen from chosen.__cause__  # its own cause, not the group around it
         finally:
             if first is not None:
                 first.release()

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import aiohttp
 import pytest
 
 from aio_move_ugc import (
@@ -155,8 +156,9 @@ async def test_reset_leaves_a_part_that_resumes_with_only_the_missing_ranges(
     part, sidecar = part_paths(dest)
 
     emu.set_faults("storage_get", faults)
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError) as caught:
         await ugc.files.download(url, dest)
+    assert isinstance(caught.value.__cause__, aiohttp.ClientError)  # what broke stays visible
 
     assert part.is_file()
     assert sidecar.is_file()
