@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -63,6 +64,31 @@ def _runner(name: str) -> Callable[[bool], dict[str, Any]] | None:
     return transfers
 
 
+def _revision() -> str:
+    """The commit measured, and whether the package had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "aio_move_ugc"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} with uncommitted changes in aio_move_ugc" if dirty else head
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI (< 1 min)")
@@ -79,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     environment = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": _revision(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -94,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {name}: skipped, curl is not installed", flush=True)
             continue
         t0 = time.perf_counter()
+        ran_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        load = os.getloadavg()[0]
         try:
             outcome = runner(args.quick)
         except (Exception, SystemExit):
@@ -101,11 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             outcome = {"name": name, "error": traceback.format_exc(limit=8)}
             print(f"\n== {name} FAILED\n{outcome['error']}", file=sys.stderr, flush=True)
         outcome.setdefault("elapsed_s", time.perf_counter() - t0)
+        outcome["ran_at"] = ran_at
+        outcome["load"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         results["benchmarks"][name] = outcome
         print(f"   ({name}: {outcome['elapsed_s']:.1f} s)", flush=True)
     environment["load_after"] = round(os.getloadavg()[0], 2)
     results["environment"] = environment
-    results["elapsed_s"] = time.perf_counter() - started
+    results["elapsed_s"] = sum(b.get("elapsed_s", 0) for b in results["benchmarks"].values())
     report.write_json(results, json_path)
     if args.quick:
         md, png = args.results_dir / "RESULTS.md", args.results_dir / "results.png"
@@ -116,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     for bench in results["benchmarks"].values():
         for item in bench.get("aims", []):
             print(f"  {'met   ' if item['met'] else 'MISSED'} {item['aim']}: {item['value']:.3g}")
-    print(f"\nwritten {json_path}, {md}, {png} in {results['elapsed_s']:.0f} s")
+    print(f"\nwritten {json_path}, {md}, {png} in {time.perf_counter() - started:.0f} s")
     return 1 if failed else 0
 
 

@@ -70,7 +70,7 @@ def importtime(module: str, top: int = 12) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
-    reps = 3 if quick else 9
+    reps = 2 if quick else 9
     modules = (OURS, SYNC, FLOOR)
     for module in modules:  # write the bytecode caches
         _once(module)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,10 @@ def markdown(results: dict[str, Any], *, png_name: str, notes: str) -> str:
         "# Benchmarks",
         "",
         f"`python -m benchmarks{' --quick' if results.get('quick') else ''}` ({mode} mode), "
-        f"{env.get('when', '?')}: Python {env.get('python', '?')}, {env.get('cpus', '?')} CPUs, "
-        f"load average {env.get('load_before', '?')} before and {env.get('load_after', '?')} "
-        f"after; {fmt(results.get('elapsed_s', 0))} s in all. Every figure is the median of "
+        f"{env.get('when', '?')}, revision {env.get('revision', '?')}: "
+        f"Python {env.get('python', '?')}, {env.get('cpus', '?')} CPUs; "
+        f"{fmt(results.get('elapsed_s', 0))} s of benchmarks in all (when and under what load "
+        "each ran is given in its section). Every figure is the median of "
         "repeated runs with [min-max]; ratios compare runs of the same repetition. The "
         "emulator runs in its own process. The machine is shared and noisy: compare ratios, "
         "not absolute figures.",
@@ -81,9 +83,15 @@ def markdown(results: dict[str, Any], *, png_name: str, notes: str) -> str:
         if "error" in bench:
             lines += ["```", bench["error"], "```", ""]
             continue
-        params = ", ".join(f"{k}={v}" for k, v in bench.get("params", {}).items())
+        params = ", ".join(
+            f"{k}={v}" for k, v in bench.get("params", {}).items() if not isinstance(v, dict)
+        )
+        when = ""
+        if "ran_at" in bench:
+            low, high = bench.get("load", ["?", "?"])
+            when = f" Run {bench['ran_at']}, load average {low} before and {high} after."
         lines += [
-            f"Parameters: {params}; {fmt(bench.get('elapsed_s', 0))} s.",
+            f"Parameters: {params}; {fmt(bench.get('elapsed_s', 0))} s.{when}",
             "",
             "| case | unit | median | min | max | ratio to peer, median [min-max] |",
             "|---|---|---:|---:|---:|---|",
@@ -109,6 +117,21 @@ def _details(bench: dict[str, Any]) -> list[str]:
     name = bench["name"]
     rows = {row["case"]: row for row in bench["rows"]}
     if name == "api":
+        calls = bench.get("params", {}).get("calls", {})
+        for label, sizes in calls.items():
+            shown = ", ".join(f"{case} {n}" for case, n in sizes.items())
+            out.append(f"Calls per run ({label}): {shown}.")
+        cpu = [
+            f"{case}: {row['extra']['client_cpu_ms_per_call']:.2f} / "
+            f"{row['extra']['emulator_cpu_ms_per_call']:.2f}"
+            for case, row in rows.items()
+            if "client_cpu_ms_per_call" in row.get("extra", {})
+        ]
+        out += [
+            "",
+            "CPU ms per call, client / emulator (median): " + "; ".join(cpu) + ".",
+            "",
+        ]
         per_call = [
             f"{case}: {row['extra']['requests_per_call']:g}"
             for case, row in rows.items()
@@ -116,6 +139,12 @@ def _details(bench: dict[str, Any]) -> list[str]:
         ]
         out += ["Requests the emulator saw per call: " + "; ".join(per_call) + ".", ""]
     if name == "watch":
+        bound = bench["rows"][0]["extra"].get("bound_s")
+        if bound:
+            out.append(
+                f"- lower bound: every job's outputs are ready at most {bound:g} s "
+                "(queue + running + output lag) after the last job was created"
+            )
         for case, row in rows.items():
             if row["extra"].get("requests_per_round"):
                 per_round = row["extra"]["requests_per_round"]
@@ -152,6 +181,10 @@ def _details(bench: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ours(case: str) -> bool:
+    return case.startswith(("aio_move_ugc", "aio ", "watch_many", "bulk.run", "import aio_move"))
+
+
 def figure(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -166,23 +199,21 @@ def figure(results: dict[str, Any], path: Path) -> None:
         for row in bench["rows"]:
             units.setdefault(row["unit"], []).append(row)
         for unit, rows in units.items():
-            panels.append((bench.get("title", bench["name"]), unit, rows))
+            if any(_ours(row["case"]) for row in rows):
+                panels.append((bench.get("title", bench["name"]), unit, rows))
     if not panels:
         return
     cols = 2
     count = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(count, cols, figsize=(15, 3.1 * count + 0.6), squeeze=False)
+    fig, axes = plt.subplots(count, cols, figsize=(14, 3.4 * count + 0.6), squeeze=False)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, (title, unit, rows) in zip(axes.flat, panels, strict=False):
-        labels = [row["case"] for row in rows][::-1]
+        labels = [textwrap.fill(row["case"], 30) for row in rows][::-1]
         med = [row["median"] for row in rows][::-1]
         low = [row["median"] - row["min"] for row in rows][::-1]
         high = [row["max"] - row["median"] for row in rows][::-1]
-        colors = [
-            "tab:blue" if "aio" in label or "watch_many" in label or "bulk.run" in label else "0.6"
-            for label in labels
-        ]
+        colors = ["tab:blue" if _ours(row["case"]) else "0.6" for row in rows][::-1]
         ax.barh(range(len(rows)), med, xerr=[low, high], color=colors, capsize=3)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(labels, fontsize=7)
