@@ -37,7 +37,9 @@ from ._exceptions import (
     OutcomeUnknownError,
 )
 from .transfers import check_upload_source
-from .types._models import Job, JobState, OutputType, SourceFormat, SourceIn, Take
+from .transfers._common import md5_of_etag
+from .transfers.download import probe
+from .types._models import File, Job, JobState, OutputType, SourceFormat, SourceIn, Take
 from .watch import PollPolicy, _fetch_jobs, _Pacer, _Tracker
 
 if TYPE_CHECKING:
@@ -84,6 +86,14 @@ class BulkResult:
     error: MoveUgcError | None = None
     skipped: bool = False
     """True when a previous run had already finished this input."""
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fingerprint(path: Path, size: int) -> str:
@@ -355,8 +365,16 @@ class _Runner:
             raise JobFailedError(done.get("job_id") or "?", "FAILED", "failed in an earlier run")
         async with self.limiter:
             file_id = done.get("file_id")
+            if not file_id and done.get("uploading"):
+                file_id = await self._uploaded_before(done["uploading"], path)
+                if file_id:
+                    await self.journal.record(key, file_id=file_id, path=str(path))
             if not file_id:
-                file = await ugc.files.upload(path, type=file_type)
+
+                async def journal_record(file: File) -> None:
+                    await self.journal.record(key, uploading=file.id)
+
+                file = await ugc.files.upload(path, type=file_type, on_record=journal_record)
                 file_id = file.id
                 await self.journal.record(key, file_id=file_id, path=str(path))
             result.file_id = file_id
@@ -374,6 +392,27 @@ class _Runner:
         result.outputs = paths
         await self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
         self._stage(item, "downloaded")
+
+    async def _uploaded_before(self, file_id: str, path: Path) -> str | None:
+        """`file_id` when a run killed between its PUT and its journal record had in fact
+        stored this very video there (same size and MD5), else None."""
+        try:
+            record = await self.client.files.retrieve(file_id)
+            if not record.presigned_url:
+                return None
+            found = await probe(self.client._storage_session(), record.presigned_url)
+        except MoveUgcError:
+            return None
+        if found is None:
+            return None
+        size, etag = found
+        local_size = (await anyio.Path(path).stat()).st_size
+        if size != local_size:
+            return None
+        local_md5 = await anyio.to_thread.run_sync(_md5_of, path)
+        if md5_of_etag(etag) == local_md5:
+            return file_id
+        return None
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:
         base = (

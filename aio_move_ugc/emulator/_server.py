@@ -278,7 +278,7 @@ class Emulator:
         await self._runner.cleanup()
         self._runner = None
         if self._tmp is not None:
-            self._tmp.cleanup()
+            await asyncio.to_thread(self._tmp.cleanup)  # big objects take a while to delete
             self._tmp = None
 
     async def __aenter__(self) -> Emulator:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ class Files(Resource):
         name: str | None = None,
         metadata: Any = None,
         progress: Progress | None = None,
+        on_record: Callable[[File], Awaitable[object]] | None = None,
     ) -> File:
         """Create a file record and stream `path` to its presigned URL.
 
@@ -76,16 +77,21 @@ class Files(Resource):
         length and no Content-Type, and the storage's ETag is checked against the MD5 of
         what was read. Transient failures re-send from the start; an expired URL is
         replaced by a new file record. Returns the record whose URL received the bytes.
+        `on_record(file)` is awaited with each record before bytes go to it (to journal it).
         """
         source, size, file_type = check_upload_source(path, type)
         check.metadata(metadata)
         client = self._client
         async with client._transfer_slots():
             record = await self._create_for_upload(file_type, name, metadata)
+            if on_record is not None:
+                await on_record(record)
 
             async def refresh() -> str:
                 nonlocal record
                 record = await self._create_for_upload(file_type, name, metadata)
+                if on_record is not None:
+                    await on_record(record)
                 return _url_of(record)
 
             await upload_file(

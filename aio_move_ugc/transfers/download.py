@@ -484,6 +484,25 @@ class Downloader:
             self.sidecar.unlink()
 
 
+async def probe(session: aiohttp.ClientSession, url: str) -> tuple[int, str | None] | None:
+    """Size and ETag of the object behind a presigned GET URL (one byte fetched), or None when
+    there is no such object."""
+    headers = {"Range": "bytes=0-0"}
+    async with session.get(url, headers=headers, allow_redirects=False) as response:
+        body = await response.read()
+        if response.status == 404:
+            return None
+        if response.status == 416:  # an empty object
+            return 0, response.headers.get("ETag")
+        if response.status == 206:
+            parsed = _content_range(response.headers.get("Content-Range"))
+            if parsed is not None:
+                return parsed[2], response.headers.get("ETag")
+        if response.status == 200:
+            return len(body), response.headers.get("ETag")
+        raise storage_error(response.status, body, f"probe of {redact_url(url)}")
+
+
 async def download_url(
     session: aiohttp.ClientSession,
     url: str,
