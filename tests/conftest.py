@@ -1,4 +1,4 @@
-"""Shared fixtures: the emulator as a real server on port 0, and a guard against blocking the loop."""
+"""Shared fixtures: the emulator as a real server on port 0, and a guard against a blocked loop."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ FAST = EmulatorConfig(
 )
 """Simulator timings that let a job go from creation to downloadable outputs in half a second."""
 
-SLOW_CALLBACK = 0.5
+SLOW_CALLBACK = 1.0
 """A callback that holds the event loop longer than this fails the test."""
 
 

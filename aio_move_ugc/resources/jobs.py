@@ -275,7 +275,8 @@ class Jobs(Resource):
                 for kind, output in available.items():
                     group.start_soon(fetch, kind, output)
         except BaseExceptionGroup as group_error:
-            raise first_error(group_error) from None
+            error = first_error(group_error)
+            raise error from error.__cause__
         return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}
 
 
