@@ -399,6 +399,17 @@ class Api:
         )
         return {"first": size, "after": next_cursor, "items": [view(r) for r in chunk]}
 
+    def _update(
+        self, table: dict[str, Any], key: str, metadata: str | None, name: str | None
+    ) -> Any:
+        """What updateFile/updateTake/updateJob share: only metadata and name can change."""
+        rec = self._get(table, key)
+        if metadata is not None:
+            rec.metadata = metadata
+        if name is not None:
+            rec.name = name
+        return rec
+
     def _get(self, table: dict[str, Any], key: str) -> Any:
         rec = table.get(key)
         if rec is None:
@@ -490,12 +501,7 @@ class Api:
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
-        rec: FileRecord = self._get(self.state.files, id)
-        if metadata is not None:
-            rec.metadata = metadata
-        if name is not None:
-            rec.name = name
-        return self.file_view(rec)
+        return self.file_view(self._update(self.state.files, id, metadata, name))
 
     def generateShareCode(self, info: GraphQLResolveInfo, fileId: str) -> View:
         rec: FileRecord = self._get(self.state.files, fileId)
@@ -582,12 +588,7 @@ class Api:
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
-        rec: TakeRecord = self._get(self.state.takes, id)
-        if metadata is not None:
-            rec.metadata = metadata
-        if name is not None:
-            rec.name = name
-        return self.take_view(rec)
+        return self.take_view(self._update(self.state.takes, id, metadata, name))
 
     def _new_job(
         self,
@@ -685,12 +686,7 @@ class Api:
         metadata: str | None = None,
         name: str | None = None,
     ) -> View:
-        rec: JobRecord = self._get(self.state.jobs, id)
-        if metadata is not None:
-            rec.metadata = metadata
-        if name is not None:
-            rec.name = name
-        return self.job_view(rec)
+        return self.job_view(self._update(self.state.jobs, id, metadata, name))
 
     def createVolumeWithHuman(
         self,
