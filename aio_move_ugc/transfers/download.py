@@ -188,6 +188,18 @@ class Downloader:
 
     # ---------------------------------------------------------------- public
     async def run(self) -> Path:
+        try:
+            return await self._run()
+        except OSError as exc:
+            if isinstance(exc, aiohttp.ClientError | ConnectionError):
+                raise
+            # The local disk failed (full, read-only, gone): retrying or resuming cannot help
+            # until someone acts, so nothing half-written is left behind.
+            log.info("cannot write %s (%s); removing partial files", self.dest.name, exc.strerror)
+            self._discard()
+            raise
+
+    async def _run(self) -> Path:
         refreshes = 0
         restarts = 0
         progress_at_refresh = -1

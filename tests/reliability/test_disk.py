@@ -1,0 +1,80 @@
+"""A full disk and a read-only destination: a clear error, and nothing half-written left behind.
+
+Both need a small file system of their own (a 1 MiB tmpfs, a read-only bind mount), which only
+root can mount; where mounting is not allowed the tests say so and skip.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aio_move_ugc import AsyncMoveUgc
+from aio_move_ugc.emulator import Emulator
+
+
+def _mount(args: list[str]) -> None:
+    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount here: {done.stderr.strip() or done.returncode}")
+
+
+def _umount(path: Path) -> None:
+    subprocess.run(["umount", str(path)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a 1 MiB file system."""
+    small = tmp_path / "small"
+    small.mkdir()
+    _mount(["-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)])
+    try:
+        yield small
+    finally:
+        _umount(small)
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A directory that cannot be written, even by root."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    _mount(["--bind", "-o", "ro", str(target), str(target)])
+    try:
+        yield target
+    finally:
+        _umount(target)
+
+
+async def _uploaded(emulator: Emulator, ugc: AsyncMoveUgc, tmp_path: Path, size: int) -> str:
+    video = tmp_path / "big.mp4"
+    video.write_bytes(os.urandom(size))
+    return (await ugc.files.upload(video)).id
+
+
+async def test_full_disk_is_a_clear_error_and_leaves_nothing(
+    emulator: Emulator, tmp_path: Path, full_disk: Path
+) -> None:
+    async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
+        file_id = await _uploaded(emulator, ugc, tmp_path, 3 << 20)
+        with pytest.raises(OSError, match="No space left") as caught:
+            await ugc.files.download(file_id, full_disk / "big.mp4")
+    assert caught.value.errno == errno.ENOSPC
+    assert os.listdir(full_disk) == []  # no file, no .part, no sidecar
+
+
+async def test_read_only_destination_is_a_clear_error_and_leaves_nothing(
+    emulator: Emulator, tmp_path: Path, read_only: Path
+) -> None:
+    async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
+        file_id = await _uploaded(emulator, ugc, tmp_path, 200_000)
+        with pytest.raises(OSError, match="Read-only") as caught:
+            await ugc.files.download(file_id, read_only / "out.mp4")
+    assert caught.value.errno == errno.EROFS
+    assert os.listdir(read_only) == []
