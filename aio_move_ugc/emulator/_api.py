@@ -9,7 +9,7 @@ import json
 import random
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
@@ -771,6 +771,3 @@ class Api:
             "secret": shown_secret,
             "client": lambda info: self.client_view(),
         }
-
-
-AsyncResolver = Callable[..., Awaitable[Any]]
