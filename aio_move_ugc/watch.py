@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from . import _validation as check
+from ._answers import parse
 from ._exceptions import InvalidInputError, JobFailedError, NotFoundError, WatchTimeoutError
 from ._graphql.operations import job_batch, volume_batch
 from .types._models import HumanVolume, Job, JobState
@@ -261,7 +262,7 @@ async def _fetch_jobs(client: AsyncMoveUgc, job_ids: Sequence[str]) -> tuple[lis
             remaining = [j for j in remaining if j not in gone]
             continue
         jobs = [
-            Job.model_validate(data[f"j{i}"]) for i in range(len(remaining)) if data.get(f"j{i}")
+            parse(Job, data[f"j{i}"], "GetJobs") for i in range(len(remaining)) if data.get(f"j{i}")
         ]
         return jobs, missing
     return [], missing
@@ -330,7 +331,7 @@ async def watch_volumes(
             if data is None:
                 raise _timed_out(list(states), "volume", "finished")
             for i, volume_id in enumerate(batch):
-                volume = HumanVolume.model_validate(data[f"v{i}"])
+                volume = parse(HumanVolume, data[f"v{i}"], "GetVolumes")
                 state = volume.state or (volume.progress.state if volume.progress else None)
                 if state != states[volume_id]:
                     changed = True

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from .. import _validation as check
-from .._exceptions import APIStatusError
+from .._answers import parse, parse_items
 from .._graphql.operations import expand_words, operation
 from ..pagination import AsyncPager
 from ..types._models import Page, SortDirection
@@ -18,28 +17,6 @@ if TYPE_CHECKING:
     from .._client import AsyncMoveUgc
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def parse(model: type[ModelT], value: Any, operation_name: str) -> ModelT:
-    """`value` as `model`; an answer of another shape is an API error, not a pydantic one."""
-    try:
-        return model.model_validate(value)
-    except PydanticValidationError as exc:
-        # Only where and what: the input itself may hold presigned URLs.
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or model.__name__
-        raise APIStatusError(
-            f"the API answered {operation_name} with data this SDK cannot read "
-            f"({where}: {first['msg']})",
-            status=200,
-            operation_name=operation_name,
-        ) from None
-
-
-def parse_items(model: type[ModelT], page: Any, operation_name: str) -> list[ModelT]:
-    """The non-null `items` of a page-shaped answer, each as `model`."""
-    items = page.get("items") if isinstance(page, dict) else None
-    return [parse(model, item, operation_name) for item in items or [] if item]
 
 
 class Resource:

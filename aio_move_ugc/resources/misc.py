@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _validation as check
+from .._answers import parse_items
 from .._exceptions import InvalidInputError
 from ..types._models import CameraSettings, Client, Rig, WebhookEndpoint
-from ._base import Resource, parse_items
+from ._base import Resource
 
 
 class ClientInfo(Resource):
