@@ -21,21 +21,33 @@ class RouteFaults:
     rate_503: float = 0.0
     reset_rate: float = 0.0
     """Probability that the connection is cut in the middle of the body."""
+    expire_rate: float = 0.0
+    """Storage routes only: probability that a request is refused as if its presigned URL had
+    expired (403 AccessDenied "Request has expired"), whatever the clock says."""
     latency: float = 0.0
     """Seconds added before the request is answered."""
 
     def __post_init__(self) -> None:
-        for name in ("rate_429", "rate_500", "rate_503", "reset_rate"):
+        for name in ("rate_429", "rate_500", "rate_503", "reset_rate", "expire_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value!r}")
-        if self.rate_429 + self.rate_500 + self.rate_503 + self.reset_rate > 1.0:
+        total = self.rate_429 + self.rate_500 + self.rate_503 + self.reset_rate + self.expire_rate
+        if total > 1.0:
             raise ValueError("the fault rates of one route add up to more than 1")
         if self.latency < 0:
             raise ValueError("latency must not be negative")
 
 
 ROUTES = ("graphql", "storage_put", "storage_get")
+
+
+def check_route_faults(route: str, faults: RouteFaults | None) -> None:
+    """Refuse faults that make no sense on a route (expired URLs exist only on storage)."""
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; known: {ROUTES}")
+    if route == "graphql" and faults is not None and faults.expire_rate:
+        raise ValueError("expire_rate applies to the storage routes only")
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class EmulatorConfig:
         unknown = set(self.faults) - set(ROUTES)
         if unknown:
             raise ValueError(f"unknown fault routes {sorted(unknown)}; known: {ROUTES}")
+        check_route_faults("graphql", self.faults.get("graphql"))
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError("failure_rate must be within [0, 1]")
         if len(self.api_key) < 12:

@@ -8,9 +8,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from ._config import ROUTES, RouteFaults
+from ._config import ROUTES, RouteFaults, check_route_faults
 
-FaultKind = Literal["429", "500", "503", "reset"]
+FaultKind = Literal["429", "500", "503", "reset", "expired"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ class FaultInjector:
 
     def set(self, route: str, faults: RouteFaults | None) -> None:
         """Change a route's faults while running; its draws restart from the seed."""
-        if route not in ROUTES:
-            raise ValueError(f"unknown route {route!r}; known: {ROUTES}")
+        check_route_faults(route, faults)
         if faults is None:
             self._faults.pop(route, None)
         else:
@@ -74,6 +73,7 @@ class FaultInjector:
             ("500", spec.rate_500),
             ("503", spec.rate_503),
             ("reset", spec.reset_rate),
+            ("expired", spec.expire_rate),
         ):
             edge += rate
             if roll < edge:

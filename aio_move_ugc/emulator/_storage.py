@@ -435,6 +435,16 @@ class Storage:
                 )
             if fault.kind == "reset" and request.method == "PUT":
                 return await self._cut_upload(request, exchange, fault)
+            if fault.kind == "expired":
+                now = self._clock.now()
+                return self._error(
+                    exchange,
+                    403,
+                    "AccessDenied",
+                    "Request has expired",
+                    Expires=_iso8601(now - 1),
+                    ServerTime=_iso8601(now),
+                )
         reset = fault if fault is not None and fault.kind == "reset" else None
 
         bucket = request.match_info["bucket"]

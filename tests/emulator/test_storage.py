@@ -673,6 +673,7 @@ async def test_missing_object_helpers(env: Env) -> None:
         (RouteFaults(rate_503=1.0), 503, "SlowDown", "503"),
         (RouteFaults(rate_429=1.0), 503, "SlowDown", "429"),
         (RouteFaults(rate_500=1.0), 500, "InternalError", "500"),
+        (RouteFaults(expire_rate=1.0), 403, "AccessDenied", "expired"),
     ],
 )
 async def test_error_faults(
@@ -692,6 +693,13 @@ async def test_error_faults(
     assert env.stats.faults[f"storage_put {kind}"] == 1
     assert env.stats.storage[f"GET {status}"] == 1
     assert env.stats.storage[f"PUT {status}"] == 1
+
+
+def test_expired_fault_is_for_storage_only() -> None:
+    with pytest.raises(ValueError, match="storage routes only"):
+        FaultInjector(0, {}).set("graphql", RouteFaults(expire_rate=0.5))
+    with pytest.raises(ValueError, match="more than 1"):
+        RouteFaults(rate_500=0.5, expire_rate=0.6)
 
 
 async def test_reset_fault_truncates_a_download(env: Env, caplog: pytest.LogCaptureFixture) -> None:
