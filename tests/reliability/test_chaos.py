@@ -22,7 +22,7 @@ FAULTS = RouteFaults(rate_429=0.025, rate_500=0.025, rate_503=0.025, reset_rate=
 STORAGE_FAULTS = RouteFaults(
     rate_429=0.025, rate_500=0.025, rate_503=0.025, reset_rate=0.025, expire_rate=0.03
 )
-"""The same on storage, plus presigned URLs refused as expired (an explicit fault, not the clock)."""
+"""The same on storage, plus URLs refused as expired (an explicit fault, not the clock)."""
 
 REQUEST_BOUND = {
     "CreateFile": TAKES * 2,
