@@ -6,7 +6,25 @@ from aio_move_ugc import AsyncMoveUgc
 async with AsyncMoveUgc() as ugc:
     job = await ugc.jobs.retrieve("job-...")
 ```
+
+Layers (each imports only those below it; no module uses another's underscore names):
+
+    cli/                 command line (rich, the emulator: imported by the commands using them)
+    bulk                 many takes on one machine: journaled, resumable (loaded on first use)
+    webhooks             verification and an aiohttp receiver (loaded on first use)
+    resources/           one class per API object, one GraphQL operation per method
+    watch                the one polling engine: batching, pacing, budget, failure policy
+    transfers/           uploads with URL refresh, resumable downloads, job outputs, safe
+                         names; `transfers.storage` is the one boundary of the storage wire
+    _context             the narrow surface the layers above get from the client
+    _transport           the one boundary of the GraphQL wire
+    _retry               every retry decision and loop (the only user of `backoff`)
+    types/ _schema/ _exceptions _validation _redact _clock _ratelimit   the ground floor
+    _client              AsyncMoveUgc: configuration and lifecycle, wiring the above
+    emulator/            the local stand-in for the hosted API; imports none of the SDK
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncMoveUgc
 from ._exceptions import (
@@ -26,6 +44,7 @@ from ._exceptions import (
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
+    StorageConnectionError,
     StorageError,
     URLExpiredError,
     ValidationError,
@@ -36,6 +55,7 @@ from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
 from ._transport import Timeout
 from .pagination import AsyncPager
+from .transfers.config import TransferConfig
 from .types import (
     AdditionalFile,
     AreaType,
@@ -70,8 +90,32 @@ from .types.events import (
     OutputsReady,
     VolumeStateChanged,
 )
-from .webhooks import WebhookReceiver
-from .webhooks import verify as verify_webhook
+from .watch import PollPolicy
+
+if TYPE_CHECKING:
+    from .bulk import BulkItem, BulkResult
+    from .webhooks import WebhookReceiver
+    from .webhooks import verify as verify_webhook
+
+_LAZY = {
+    "BulkItem": ("bulk", "BulkItem"),
+    "BulkResult": ("bulk", "BulkResult"),
+    "WebhookReceiver": ("webhooks", "WebhookReceiver"),
+    "verify_webhook": ("webhooks", "verify"),
+}
+"""Names whose modules load on first use: most programs never need them."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -86,6 +130,8 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BulkItem",
+    "BulkResult",
     "CameraSettings",
     "Client",
     "ClientClosedError",
@@ -113,6 +159,7 @@ __all__ = [
     "OutputType",
     "OutputsReady",
     "Page",
+    "PollPolicy",
     "RateBudget",
     "RateLimitError",
     "RetryPolicy",
@@ -122,10 +169,12 @@ __all__ = [
     "Source",
     "SourceFormat",
     "SourceIn",
+    "StorageConnectionError",
     "StorageError",
     "SyncMethodIn",
     "Take",
     "Timeout",
+    "TransferConfig",
     "URLExpiredError",
     "ValidationError",
     "VolumeStateChanged",

@@ -1,35 +1,67 @@
-"""AsyncMoveUgc: configuration, the sessions it owns, and the resources hanging off it."""
+"""AsyncMoveUgc: configuration, lifecycle, and the resources hanging off it."""
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
-import aiohttp
-import anyio
 from pydantic import SecretStr
 
 from . import _validation as check
-from ._exceptions import ClientClosedError, ConfigurationError
-from ._graphql.operations import Operation, operation
+from ._clock import Clock, LoopClock
+from ._context import ClientContext
+from ._exceptions import ConfigurationError
 from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
-from ._transport import GraphQLTransport, Timeout
-from .bulk import Bulk
+from ._transport import Timeout
 from .resources.files import Files
 from .resources.jobs import Jobs
 from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
 from .resources.takes import Takes
 from .resources.volumes import Volumes
-from .transfers import TransferConfig
-from .transfers._common import new_storage_session
+from .transfers.config import TransferConfig
+
+if TYPE_CHECKING:
+    from .bulk import Bulk
 
 DEFAULT_ENDPOINT_URL = "https://api.move.ai/ugc/graphql"
 API_KEY_ENV = "MOVE_UGC_API_KEY"
 ENDPOINT_ENV = "MOVE_UGC_ENDPOINT_URL"
+
+
+def _timeout(value: float | Timeout) -> Timeout:
+    if isinstance(value, Timeout):
+        return value
+    return Timeout(total=check.seconds(value, "timeout"))
+
+
+def _retry(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
+    if retry is not None:
+        if not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
+        return retry
+    if max_retries is None:
+        return RetryPolicy()
+    return RetryPolicy(max_retries=check.count(max_retries, "max_retries"))
+
+
+def _budget(rate_limit: int | RateBudget | None) -> RateBudget | None:
+    if rate_limit is None or isinstance(rate_limit, RateBudget):
+        return rate_limit
+    return RateBudget(check.count(rate_limit, "rate_limit", minimum=1))
+
+
+def _transfers(config: TransferConfig | None, max_retries: int | None) -> TransferConfig:
+    if config is not None:
+        if not isinstance(config, TransferConfig):
+            raise ConfigurationError("transfer_config must be a TransferConfig")
+        return config
+    if max_retries is None:
+        return TransferConfig()
+    return dataclasses.replace(TransferConfig(), max_retries=max_retries)
 
 
 class AsyncMoveUgc:
@@ -40,11 +72,28 @@ class AsyncMoveUgc:
         job = await ugc.jobs.retrieve("job-...")
     ```
 
-    One client owns one aiohttp session for the API (created on first use, inside the running
-    loop); storage transfers get a session of their own so the API key never reaches the
-    storage host. `aclose()` (or leaving `async with`) closes both; a closed client stays
-    closed. aiohttp needs asyncio: the client runs under asyncio and under anyio's asyncio
-    backend, not under trio.
+    Args:
+        api_key: the API key (default: the `MOVE_UGC_API_KEY` environment variable).
+        endpoint_url: the GraphQL endpoint (default: `MOVE_UGC_ENDPOINT_URL`, else the hosted
+            service's).
+        timeout: seconds one API request may take in all, or a `Timeout` with separate limits.
+        max_retries: tries again of a failed request, for API calls and storage transfers
+            alike (default 3 for the API, 5 for transfers); `retry` and `transfer_config`
+            override it for their side.
+        retry: the full retry policy of API calls.
+        rate_limit: the plan's requests per hour, or a `RateBudget`: every request and every
+            polling loop of this client keeps within it.
+        connection_limit: connections open at once to the API.
+        transfer_config: settings of uploads and downloads.
+        clock: what polling waits on (default: the event loop's clock); tests pass one that
+            moves simulated time.
+
+    Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
+    aiohttp session for the API and one for storage (so the API key never reaches the
+    storage host), each made on first use inside the running loop; a client used from a new
+    event loop (a second `asyncio.run`) makes new ones there. `aclose()` (or leaving
+    `async with`) closes both; a closed client stays closed. aiohttp needs asyncio: the
+    client runs under asyncio and under anyio's asyncio backend, not under trio.
     """
 
     def __init__(
@@ -53,11 +102,12 @@ class AsyncMoveUgc:
         *,
         endpoint_url: str | None = None,
         timeout: float | Timeout = Timeout(),
-        max_retries: int = 3,
+        max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: int | RateBudget | None = None,
         connection_limit: int = 100,
         transfer_config: TransferConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
@@ -65,74 +115,42 @@ class AsyncMoveUgc:
             if endpoint_url is not None
             else os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT_URL
         )
-        if not isinstance(timeout, Timeout):
-            if (
-                isinstance(timeout, bool)
-                or not isinstance(timeout, int | float)
-                or not (math.isfinite(timeout) and timeout > 0)
-            ):
-                raise ConfigurationError("timeout must be positive seconds or a Timeout")
-            timeout = Timeout(total=float(timeout))
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ConfigurationError("retry must be a RetryPolicy")
-        if retry is None:
-            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-                raise ConfigurationError("max_retries must be a non-negative integer")
-            retry = RetryPolicy(max_retries=max_retries)
-        budget: RateBudget | None
-        if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | RateBudget | None):
-            raise ConfigurationError("rate_limit must be requests per hour or a RateBudget")
-        if isinstance(rate_limit, int):
-            if rate_limit < 1:
-                raise ConfigurationError("rate_limit must be at least 1 request per hour")
-            budget = RateBudget(rate_limit)
-        else:
-            budget = rate_limit
-        if (
-            isinstance(connection_limit, bool)
-            or not isinstance(connection_limit, int)
-            or connection_limit < 1
-        ):
-            raise ConfigurationError("connection_limit must be an integer of at least 1")
-        self._api_key = SecretStr(key)
+        if max_retries is not None:
+            check.count(max_retries, "max_retries")
         self.endpoint_url = url
-        self.timeout = timeout
-        self.retry = retry
-        self.rate_budget = budget
-        self._transport = GraphQLTransport(
+        self.timeout = _timeout(timeout)
+        self.retry = _retry(retry, max_retries)
+        self.rate_budget = _budget(rate_limit)
+        self.transfer_config = _transfers(transfer_config, max_retries)
+        self._ctx = ClientContext(
             endpoint_url=url,
-            api_key=self._api_key,
-            timeout=timeout,
-            retry=retry,
-            budget=budget,
-            connection_limit=connection_limit,
+            api_key=SecretStr(key),
+            timeout=self.timeout,
+            retry=self.retry,
+            rate_budget=self.rate_budget,
+            connection_limit=check.count(connection_limit, "connection_limit", minimum=1),
+            transfer_config=self.transfer_config,
+            clock=clock or LoopClock(),
         )
-        self.transfer_config = transfer_config or TransferConfig()
-        self._storage: aiohttp.ClientSession | None = None
-        self._transfer_limiter: anyio.CapacityLimiter | None = None
-        self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._ctx.is_closed() else "open"
         return f"AsyncMoveUgc(endpoint_url={self.endpoint_url!r}, api_key=**********, {state})"
 
     # ------------------------------------------------------------ lifecycle
     @property
     def is_closed(self) -> bool:
-        return self._closed
+        """True once `aclose()` was called."""
+        return self._ctx.is_closed()
 
     async def aclose(self) -> None:
-        """Close the client's sessions. Safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
-        await self._transport.aclose()
-        if self._storage is not None:
-            storage, self._storage = self._storage, None
-            await storage.close()
+        """Close the client's sessions; transfers still under way end with `ClientClosedError`.
+        Safe to call more than once."""
+        if not self._ctx.is_closed():
+            await self._ctx.aclose()
 
     async def __aenter__(self) -> AsyncMoveUgc:
-        self._ensure_open()
+        self._ctx.ensure_open()
         return self
 
     async def __aexit__(
@@ -143,72 +161,55 @@ class AsyncMoveUgc:
     ) -> None:
         await self.aclose()
 
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise ClientClosedError("this AsyncMoveUgc client is closed; create a new one")
-
-    # ------------------------------------------------------------ requests
     @property
     def requests_sent(self) -> int:
         """GraphQL requests this client has sent (retries included)."""
-        return self._transport.requests_sent
-
-    async def _execute(self, op: Operation, variables: dict[str, Any] | None = None) -> Any:
-        self._ensure_open()
-        return await self._transport.execute(op, variables)
-
-    def _storage_session(self) -> aiohttp.ClientSession:
-        """The session for presigned storage URLs: separate, so the API key never goes there."""
-        self._ensure_open()
-        if self._storage is None:
-            self._storage = new_storage_session(self.transfer_config)
-        return self._storage
-
-    def _transfer_slots(self) -> anyio.CapacityLimiter:
-        """Shared bound on the files moving at once through this client."""
-        if self._transfer_limiter is None:
-            self._transfer_limiter = anyio.CapacityLimiter(
-                self.transfer_config.max_concurrent_transfers
-            )
-        return self._transfer_limiter
-
-    async def _execute_named(self, name: str, variables: dict[str, Any] | None = None) -> Any:
-        return await self._execute(operation(name), variables)
+        return self._ctx.transport.requests_sent
 
     # ------------------------------------------------------------ resources
     @cached_property
     def bulk(self) -> Bulk:
         """Many takes at once: `async for result in ugc.bulk.run(videos, dest="out/")`."""
-        return Bulk(self)
+        from .bulk import Bulk  # imported on first use: most users never run bulk
+
+        return Bulk(self._ctx, files=self.files, takes=self.takes, jobs=self.jobs)
 
     @cached_property
     def files(self) -> Files:
-        return Files(self)
+        """File records, uploads and downloads."""
+        return Files(self._ctx)
 
     @cached_property
     def takes(self) -> Takes:
-        return Takes(self)
+        """Singlecam and multicam takes."""
+        return Takes(self._ctx)
 
     @cached_property
     def jobs(self) -> Jobs:
-        return Jobs(self)
+        """Jobs: create, read, watch, wait, download outputs."""
+        return Jobs(self._ctx)
 
     @cached_property
     def volumes(self) -> Volumes:
-        return Volumes(self)
+        """Human volumes for multicam takes."""
+        return Volumes(self._ctx)
 
     @cached_property
     def client(self) -> ClientInfo:
-        return ClientInfo(self)
+        """The account the API key belongs to."""
+        return ClientInfo(self._ctx)
 
     @cached_property
     def webhooks(self) -> Webhooks:
-        return Webhooks(self)
+        """Webhook endpoints."""
+        return Webhooks(self._ctx)
 
     @cached_property
     def rigs(self) -> Rigs:
-        return Rigs(self)
+        """The rigs multicam jobs can use."""
+        return Rigs(self._ctx)
 
     @cached_property
     def camera_settings(self) -> CameraSettingsResource:
-        return CameraSettingsResource(self)
+        """The camera settings (lenses) multicam sources can name."""
+        return CameraSettingsResource(self._ctx)

@@ -16,6 +16,7 @@
     │       ├── ValidationError      the document or variables were rejected
     │       └── BadRequestError      a business rule was violated (e.g. video not uploaded)
     ├── StorageError                 a presigned-URL transfer failed (status, S3 error code)
+    │   ├── StorageConnectionError   no answer from storage: refused, reset, cut, timed out
     │   ├── URLExpiredError          the presigned URL has expired
     │   └── IntegrityError           bytes on the wire do not match the promised size or ETag
     ├── JobFailedError               a watched job ended FAILED
@@ -49,9 +50,13 @@ class ClientClosedError(MoveUgcError, RuntimeError):
 class APIConnectionError(MoveUgcError):
     """The API could not be reached or the connection broke before an answer arrived."""
 
-    def __init__(self, message: str, *, operation_name: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, operation_name: str | None = None, request_sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.operation_name = operation_name
+        self.request_sent = request_sent
+        """False when the connection could not be made, so the request never left."""
 
 
 class APITimeoutError(APIConnectionError):
@@ -140,6 +145,10 @@ class StorageError(MoveUgcError):
         super().__init__(f"{message} ({', '.join(details)})" if details else message)
         self.status = status
         self.code = code
+
+
+class StorageConnectionError(StorageError):
+    """Storage could not be reached, or the connection broke or stalled mid-transfer."""
 
 
 class URLExpiredError(StorageError):

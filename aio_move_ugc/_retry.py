@@ -1,4 +1,14 @@
-"""All retry policy in one place: exponential backoff with full jitter, honouring Retry-After.
+"""Every retry decision and every retry loop of the SDK, in one place.
+
+- `RetryPolicy`: how often and how patiently (exponential backoff with full jitter, from
+  backoff's own wait generator and jitter; a server's Retry-After honoured, capped).
+- `Retrier`: the one loop that tries again; its sleep is injectable, so tests move time
+  explicitly instead of waiting.
+- `is_transient_api` / `is_ambiguous_api` / `is_transient_storage`: what is worth another try,
+  and which failures of a create leave its outcome unknown.
+- `create_with_lookup`: a create whose outcome is unknown is looked up before it is tried again.
+- `with_fresh_urls`: a transfer step that refreshes an expired presigned URL a bounded number of
+  times, and restarts from scratch (once) when the object changed under it.
 
 This is the only module that imports `backoff`.
 """
@@ -6,15 +16,25 @@ This is the only module that imports `backoff`.
 from __future__ import annotations
 
 import logging
-import math
-import random
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
+import anyio
 import backoff
 
-from ._exceptions import ConfigurationError
+from . import _validation as check
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    IntegrityError,
+    OutcomeUnknownError,
+    RateLimitError,
+    StorageConnectionError,
+    StorageError,
+    URLExpiredError,
+)
 
 log = logging.getLogger("aio_move_ugc.retry")
 
@@ -22,6 +42,13 @@ T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """HTTP statuses worth another try: timeouts, throttling and transient server faults."""
+REFUSAL_STATUSES = frozenset({429, 503})
+"""Statuses meaning the service refused the request without acting on it."""
+RETRYABLE_STORAGE_CODES = frozenset({"SlowDown", "InternalError", "RequestTimeout"})
+CREATE_ATTEMPTS = 3
+"""Creates tried when each outcome is unknown and the lookup finds nothing."""
+
+Sleep = Callable[[float], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -39,64 +66,182 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise ConfigurationError("max_retries must be an integer")
-        if self.max_retries < 0:
-            raise ConfigurationError("max_retries must not be negative")
-        delays = (self.base_delay, self.max_delay, self.max_retry_after)
-        if not all(isinstance(d, int | float) and 0 <= d < math.inf for d in delays):
-            raise ConfigurationError("delays must be finite and not negative")
+        check.count(self.max_retries, "max_retries")
+        check.seconds(self.base_delay, "base_delay", allow_zero=True)
+        check.seconds(self.max_delay, "max_delay", allow_zero=True)
+        check.seconds(self.max_retry_after, "max_retry_after", allow_zero=True)
 
 
-def _waits(policy: RetryPolicy, rng: random.Random) -> Generator[float, Any, None]:
-    """backoff wait generator: it is sent each failure's exception before yielding its wait."""
-    attempt = 0
-    exc = yield 0.0  # priming value, never used
-    while True:
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
-            wait = min(float(retry_after), policy.max_retry_after)
-        else:
-            wait = rng.uniform(0, min(policy.max_delay, policy.base_delay * (2**attempt)))
-        attempt += 1
-        exc = yield wait
+# ------------------------------------------------------------------ decisions
+def is_transient_api(exc: BaseException) -> bool:
+    """Worth another try: no answer at all, or a status that says "try again later"."""
+    if isinstance(exc, OutcomeUnknownError):
+        return False
+    if isinstance(exc, APIConnectionError | RateLimitError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status in RETRYABLE_STATUSES
 
 
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    retryable: Callable[[BaseException], bool],
-    what: str,
-    rng: random.Random | None = None,
-) -> T:
-    """Await `attempt()` until it succeeds, fails for good, or the retries are spent.
+def is_ambiguous_api(exc: APIConnectionError | APIStatusError) -> bool:
+    """True when the server may have applied the request although we saw a failure.
 
-    Only exceptions for which `retryable` says True are retried; everything else, and
-    cancellation above all, propagates at once.
+    A broken connection, a timeout, a 500 or a gateway error may come after the work was
+    done; a 429 or 503 (or a throttling answer) is the service refusing the request before
+    acting on it.
     """
-    generator_rng = rng or random.Random()
+    if isinstance(exc, APIConnectionError):
+        return True
+    if isinstance(exc, RateLimitError) or exc.status in REFUSAL_STATUSES:
+        return False
+    return exc.status >= 500 or exc.status < 400
 
-    def log_retry(details: Any) -> None:
-        exc = details.get("exception")
-        log.info(
-            "retrying %s after %s (try %d, waiting %.2fs)",
-            what,
-            type(exc).__name__,
-            details["tries"],
-            details["wait"],
-        )
 
-    @backoff.on_exception(
-        lambda: _waits(policy, generator_rng),
-        Exception,
-        max_tries=policy.max_retries + 1,
-        giveup=lambda exc: not retryable(exc),
-        jitter=None,
-        on_backoff=log_retry,
-        logger=None,
-    )
-    async def run() -> T:
-        return await attempt()
+def is_transient_storage(exc: BaseException) -> bool:
+    """Worth another try against the same presigned URL."""
+    if isinstance(exc, URLExpiredError | IntegrityError):
+        return False
+    if isinstance(exc, StorageConnectionError):
+        return True
+    if isinstance(exc, StorageError):
+        return exc.status in RETRYABLE_STATUSES or exc.code in RETRYABLE_STORAGE_CODES
+    return False
 
-    return await run()
+
+def may_still_be_running(exc: OutcomeUnknownError) -> bool:
+    """A create that timed out may still be under way on the server, so a lookup made now
+    proves nothing."""
+    return isinstance(exc.__cause__, APITimeoutError)
+
+
+# ------------------------------------------------------------------ the loop
+class Retrier:
+    """Tries an operation again under one policy; built once, used for every call.
+
+    `sleep` is what waits between tries (anyio's by default); tests pass their own.
+    """
+
+    def __init__(self, policy: RetryPolicy, *, sleep: Sleep | None = None) -> None:
+        self.policy = policy
+        self._sleep: Sleep = sleep or anyio.sleep
+
+    def _waits(self) -> Callable[[BaseException], float]:
+        policy = self.policy
+        # backoff's generator yields once before its first value.
+        expo = backoff.expo(base=2, factor=policy.base_delay, max_value=policy.max_delay)
+        next(expo)
+
+        def wait_for(exc: BaseException) -> float:
+            drawn = backoff.full_jitter(next(expo))
+            retry_after = getattr(exc, "retry_after", None)
+            if isinstance(retry_after, int | float) and retry_after >= 0:
+                return min(float(retry_after), policy.max_retry_after)
+            return float(drawn)
+
+        return wait_for
+
+    async def call(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        retryable: Callable[[BaseException], bool],
+        what: str,
+    ) -> T:
+        """Await `attempt()` until it succeeds, fails for good, or the retries are spent.
+
+        Only exceptions for which `retryable` says True are retried; everything else, and
+        cancellation above all, propagates at once.
+        """
+        wait_for = self._waits()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt()
+            except Exception as exc:
+                if tries > self.policy.max_retries or not retryable(exc):
+                    raise
+                wait = wait_for(exc)
+                log.info(
+                    "retrying %s after %s (try %d, waiting %.2fs)",
+                    what,
+                    type(exc).__name__,
+                    tries,
+                    wait,
+                )
+            await self._sleep(wait)
+
+
+async def create_with_lookup(
+    create: Callable[[], Awaitable[T]],
+    lookup: Callable[[], Awaitable[T | None]] | None,
+    *,
+    attempts: int = CREATE_ATTEMPTS,
+    before: Callable[[], Awaitable[object]] | None = None,
+) -> T:
+    """Create something at most once: when a create's outcome is unknown, `lookup()` looks for
+    what it may have made, and only if it finds nothing is the create tried again.
+
+    Without `lookup`, a create whose outcome is unknown is simply tried again (for records an
+    unused duplicate of which does no harm). `before()` is awaited before each create (to
+    journal the intent). A create that timed out may still be running on the server: then
+    the lookup proves nothing and the error is raised for a later run to look again.
+    """
+    for attempt in range(1, attempts + 1):
+        if before is not None:
+            await before()
+        try:
+            return await create()
+        except OutcomeUnknownError as exc:
+            if lookup is not None:
+                found = await lookup()
+                if found is not None:
+                    return found
+                if may_still_be_running(exc):
+                    raise
+            if attempt == attempts:
+                raise
+            log.info("creating again: the last try was not applied (%s)", exc.operation_name)
+    raise AssertionError("unreachable")
+
+
+async def with_fresh_urls(
+    attempt: Callable[[str], Awaitable[T]],
+    url: str,
+    *,
+    refresh: Callable[[], Awaitable[str]] | None,
+    max_refreshes: int,
+    what: str,
+    progress: Callable[[], int] | None = None,
+    restart_on: type[Exception] | None = None,
+    restart: Callable[[], Awaitable[object]] | None = None,
+) -> T:
+    """Run `attempt(url)`; when the URL has expired, ask `refresh()` for a new one and go on.
+
+    Only refreshes that bought no progress count against `max_refreshes` (`progress()` tells
+    the bytes done), so a long transfer may outlive many URLs while a URL that expires before
+    any byte moves means trouble. When `restart_on` is raised, `restart()` clears what was
+    done and the attempt runs once more from scratch.
+    """
+    refreshes = 0
+    restarts = 0
+    progress_at_refresh = -1
+    while True:
+        try:
+            return await attempt(url)
+        except URLExpiredError:
+            done = progress() if progress is not None else -1
+            if done > progress_at_refresh:
+                refreshes = 0
+                progress_at_refresh = done
+            if refresh is None or refreshes >= max_refreshes:
+                raise
+            refreshes += 1
+            log.info("URL for %s expired; asking for a fresh one", what)
+            url = await refresh()
+        except Exception as exc:
+            if restart_on is None or not isinstance(exc, restart_on) or restarts >= 1:
+                raise
+            restarts += 1
+            log.info("%s changed on the server; starting over", what)
+            if restart is not None:
+                await restart()

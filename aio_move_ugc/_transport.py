@@ -8,16 +8,18 @@ or the service refused it without acting on it (429, 503).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
 
+from . import _validation as check
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -26,26 +28,48 @@ from ._exceptions import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
-    ConfigurationError,
     GraphQLResponseError,
+    MoveUgcError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     ValidationError,
 )
-from ._graphql.operations import Operation
 from ._ratelimit import RateBudget
-from ._retry import RETRYABLE_STATUSES, RetryPolicy, call_with_retries
+from ._redact import scrub
+from ._retry import Retrier, is_ambiguous_api, is_transient_api
+from ._schema.operations import Operation
 
 log = logging.getLogger("aio_move_ugc.transport")
 
 USER_AGENT = "aio-move-ugc/0.1"
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 THROTTLING_TYPES = frozenset(
-    {"TooManyRequestsException", "ThrottlingException", "Throttled", "LimitExceededException"}
+    {
+        "TooManyRequestsException",
+        "TooManyRequests",
+        "ThrottlingException",
+        "Throttling",
+        "Throttled",
+        "LimitExceededException",
+        "LimitExceeded",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
 )
-REFUSAL_STATUSES = frozenset({429, 503})
-"""Statuses meaning the service refused the request without acting on it."""
+"""AppSync's, API Gateway's and S3's names for "too many requests"."""
+THROTTLING_WORDS = ("rate exceeded", "too many requests", "slow down", "throttl")
+"""Throttling said in words, where a gateway gives no error type."""
+
+
+def _says_throttled(status: int, errors: list[dict[str, Any]], text: str) -> bool:
+    types = {e.get("errorType") for e in errors}
+    if status == 429 or types & THROTTLING_TYPES:
+        return True
+    if status not in (200, 400, 403, 503):
+        return False
+    said = " ".join([str(e.get("message", "")) for e in errors] + [text]).lower()
+    return any(word in said for word in THROTTLING_WORDS) or "SlowDown" in text
 
 
 def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
@@ -72,21 +96,13 @@ class Timeout:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigurationError(f"Timeout.{name} must be a number of seconds or None")
-            if not 0 < value < math.inf:
-                raise ConfigurationError(f"Timeout.{name} must be positive and finite (or None)")
+            if value is not None:
+                check.seconds(value, f"Timeout.{name}")
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(
             total=self.total, sock_connect=self.connect, sock_read=self.read
         )
-
-
-class _NotSent(APIConnectionError):
-    """The connection could not be made, so the request never left (safe to repeat anything)."""
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -112,11 +128,15 @@ def error_from_answer(
     headers: Any = None,
     request_id: str | None = None,
     operation_name: str | None = None,
+    text: str = "",
 ) -> APIError | None:
-    """The error an answer stands for, or None when it is a clean success."""
+    """The error an answer stands for, or None when it is a clean success. `text` is the body
+    when it was not JSON (a gateway's own answer)."""
     errors = payload.get("errors") if isinstance(payload, dict) else None
     errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-    data = payload.get("data") if isinstance(payload, dict) else None
+    # Kept on the error, so other records' presigned URLs in it lose their signatures.
+    data = scrub(payload.get("data")) if isinstance(payload, dict) else None
+    errors = scrub(errors)
     common: dict[str, Any] = {
         "status": status,
         "errors": errors,
@@ -128,7 +148,7 @@ def error_from_answer(
     message = _summary(errors) if errors else f"HTTP {status}"
     if status == 401 or "UnauthorizedException" in types:
         return AuthenticationError(message, **common)
-    if status == 429 or types & THROTTLING_TYPES:
+    if _says_throttled(status, errors, text):
         return RateLimitError(message, retry_after=_retry_after(headers), **common)
     if status >= 400:
         return APIStatusError(message, **common)
@@ -149,17 +169,6 @@ def error_from_answer(
     return GraphQLResponseError(message, **common)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Worth another try: no answer at all, or a status that says "try again later"."""
-    if isinstance(exc, OutcomeUnknownError):
-        return False
-    if isinstance(exc, APIConnectionError):
-        return True
-    if isinstance(exc, RateLimitError):
-        return True
-    return isinstance(exc, APIStatusError) and exc.status in RETRYABLE_STATUSES
-
-
 class GraphQLTransport:
     """Sends operations to one GraphQL endpoint over one aiohttp session (created lazily)."""
 
@@ -169,29 +178,38 @@ class GraphQLTransport:
         endpoint_url: str,
         api_key: SecretStr,
         timeout: Timeout,
-        retry: RetryPolicy,
+        retrier: Retrier,
         budget: RateBudget | None,
         connection_limit: int = 100,
+        closed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.endpoint_url = endpoint_url
         self._api_key = api_key
         self.timeout = timeout
-        self.retry = retry
+        self.retrier = retrier
         self.budget = budget
         self._connection_limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._client_closed = closed
         self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
 
     def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed:
+        if self._closed or self._client_closed():
             # A retry of a request that was under way when the client closed must not
             # open a new session that nobody would close.
             raise ClientClosedError("the client was closed while this request was under way")
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not loop:
+            # A session belongs to the loop it was made in; one made in a loop that has
+            # ended cannot be used (or closed) here, so this loop gets its own.
+            self._session = None
         if self._session is None:
+            self._loop = loop
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
                 timeout=self.timeout.to_aiohttp(),
@@ -203,9 +221,14 @@ class GraphQLTransport:
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:  # pragma: no cover - aclose is always awaited
+                running = None
+            if running is self._loop:
+                await session.close()
 
     async def execute(self, operation: Operation, variables: dict[str, Any] | None = None) -> Any:
         """Send `operation` and return its `data` (the root field's value when it has one)."""
@@ -222,7 +245,7 @@ class GraphQLTransport:
             try:
                 return await self._send_once(operation, body)
             except (APIConnectionError, APIStatusError) as exc:
-                if operation.creates and not isinstance(exc, _NotSent) and _ambiguous(exc):
+                if operation.creates and exc_may_be_applied(exc):
                     raise OutcomeUnknownError(
                         f"{operation.name} may or may not have been applied ({exc})",
                         operation_name=operation.name,
@@ -230,12 +253,35 @@ class GraphQLTransport:
                     ) from exc
                 raise
 
-        data = await call_with_retries(
-            attempt, policy=self.retry, retryable=is_transient, what=operation.name
-        )
+        data = await self.retrier.call(attempt, retryable=is_transient_api, what=operation.name)
         if operation.root:
             return data.get(operation.root) if isinstance(data, dict) else None
         return data
+
+    def _connection_error(self, exc: BaseException, name: str) -> MoveUgcError:
+        """The error a failure on the wire stands for."""
+        if self._closed or self._client_closed():
+            return ClientClosedError(f"the client was closed while {name} was under way")
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return APIConnectionError(
+                f"timed out connecting to the API for {name}",
+                operation_name=name,
+                request_sent=False,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror or "refused"
+            return APIConnectionError(
+                f"could not connect to the API for {name}: {reason}",
+                operation_name=name,
+                request_sent=False,
+            )
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return APITimeoutError(
+                f"no answer from the API in time for {name}", operation_name=name
+            )
+        return APIConnectionError(
+            f"the connection broke during {name}: {type(exc).__name__}", operation_name=name
+        )
 
     async def _send_once(self, operation: Operation, body: bytes) -> Any:
         if self.budget is not None:
@@ -247,6 +293,7 @@ class GraphQLTransport:
         }
         started = time.monotonic()
         name = operation.name
+        error: MoveUgcError | None = None
         try:
             self.requests_sent += 1
             async with session.post(self.endpoint_url, data=body, headers=headers) as response:
@@ -254,23 +301,13 @@ class GraphQLTransport:
                 request_id = response.headers.get(REQUEST_ID_HEADER)
                 raw = await response.read()
                 response_headers = response.headers
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise _NotSent(
-                f"timed out connecting to the API for {name}", operation_name=name
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _NotSent(
-                f"could not connect to the API for {name}: {exc.os_error.strerror or 'refused'}",
-                operation_name=name,
-            ) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(
-                f"no answer from the API in time for {name}", operation_name=name
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"the connection broke during {name}: {type(exc).__name__}", operation_name=name
-            ) from exc
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and not self._client_closed():
+                raise
+            # The aiohttp exception is not chained: its request info holds the headers.
+            error = self._connection_error(exc, name)
+        if error is not None:
+            raise error
         log.debug(
             "graphql %s -> %s in %.3fs (request_id=%s)",
             name,
@@ -278,10 +315,12 @@ class GraphQLTransport:
             time.monotonic() - started,
             request_id,
         )
+        text = ""
         try:
             payload = json.loads(raw) if raw else None
         except ValueError:
             payload = None
+            text = raw[:2048].decode("utf-8", "replace")
             if status < 400:
                 raise APIStatusError(
                     "the API answered with something that is not JSON",
@@ -290,7 +329,12 @@ class GraphQLTransport:
                     operation_name=name,
                 ) from None
         error = error_from_answer(
-            status, payload, headers=response_headers, request_id=request_id, operation_name=name
+            status,
+            payload,
+            headers=response_headers,
+            request_id=request_id,
+            operation_name=name,
+            text=text,
         )
         if error is not None:
             raise error
@@ -298,14 +342,9 @@ class GraphQLTransport:
         return payload.get("data")
 
 
-def _ambiguous(exc: APIConnectionError | APIStatusError) -> bool:
-    """True when the server may have applied the request although we saw a failure.
-
-    A broken connection, a timeout, a 500 or a gateway error may come after the work was
-    done; a 429 or 503 is the service refusing the request before acting on it.
-    """
-    if isinstance(exc, APIConnectionError):
-        return True
-    if exc.status in REFUSAL_STATUSES:
+def exc_may_be_applied(exc: APIConnectionError | APIStatusError) -> bool:
+    """A failure after which the server may have applied the request: not when the request
+    provably never left (the connection could not be made)."""
+    if isinstance(exc, APIConnectionError) and not exc.request_sent:
         return False
-    return exc.status >= 500 or exc.status < 400
+    return is_ambiguous_api(exc)

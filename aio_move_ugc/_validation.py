@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -14,13 +16,13 @@ from pydantic import ValidationError as PydanticValidationError
 from ._exceptions import ConfigurationError, InvalidInputError
 from .types._models import (
     VIDEO_FORMATS,
+    CaseInsensitiveEnum,
     ClipWindow,
     JobOptions,
     OutputType,
     SourceFormat,
     SourceIn,
     SyncMethodIn,
-    _CaseInsensitiveEnum,
 )
 
 MIN_API_KEY_LENGTH = 12
@@ -28,7 +30,46 @@ MAX_PAGE_SIZE = 100
 UPLOAD_FILE_TYPES = frozenset({"mp4", "mov", "avi", "move"})
 """File types `createFile` accepts for takes' sources."""
 
-EnumT = TypeVar("EnumT", bound=_CaseInsensitiveEnum)
+EnumT = TypeVar("EnumT", bound=CaseInsensitiveEnum)
+
+
+# ------------------------------------------------------------ configuration values
+# Every public value class (Timeout, RetryPolicy, RateBudget, TransferConfig, PollPolicy,
+# BulkItem) checks its fields with these at construction: ConfigurationError, nothing sent.
+
+
+def count(value: Any, name: str, *, minimum: int = 0) -> int:
+    """An integer of at least `minimum` (never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be an integer, not {type(value).__name__}")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """A finite number of seconds, positive (or, with `allow_zero`, not negative)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "not negative" if allow_zero else "positive"
+        raise ConfigurationError(f"{name} must be finite and {bound}, got {value!r}")
+    return float(value)
+
+
+def factor(value: Any, name: str, *, minimum: float = 1.0) -> float:
+    """A finite number of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigurationError(f"{name} must be finite and at least {minimum}, got {value!r}")
+    return float(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False")
+    return value
 
 
 def api_key(value: str | None) -> str:
@@ -257,3 +298,29 @@ def text(value: Any, what: str, *, allow_empty: bool = True) -> str | None:
     if "\x00" in value:
         raise InvalidInputError(f"{what} must not contain NUL characters")
     return value
+
+
+def path(value: Any, what: str) -> Path:
+    """A file system path given as `str` or `os.PathLike` (never None, bytes or a number)."""
+    if isinstance(value, bool) or not isinstance(value, str | os.PathLike):
+        raise InvalidInputError(f"{what} must be a path, not {type(value).__name__}")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text or "\x00" in text:
+        raise InvalidInputError(f"{what} must be a non-empty path")
+    return Path(text)
+
+
+def directory(value: Any, what: str) -> Path:
+    """A directory to write into: it exists as a writable directory, or can be made (its
+    nearest existing ancestor is a writable directory). Checked before anything is sent."""
+    target = path(value, what)
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InvalidInputError(f"{what} {target} cannot be a directory: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"{what} {target} is not writable ({probe})")
+    return target

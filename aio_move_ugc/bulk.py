@@ -28,22 +28,19 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _validation as check
-from ._exceptions import (
-    APITimeoutError,
-    InvalidInputError,
-    JobFailedError,
-    MoveUgcError,
-    NotFoundError,
-    OutcomeUnknownError,
-)
-from .transfers import check_upload_source
-from .transfers._common import md5_of_etag
-from .transfers.download import probe
-from .types._models import File, Job, JobState, OutputType, SourceFormat, SourceIn, Take
-from .watch import PollPolicy, _fetch_jobs, _Pacer, _Tracker
+from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, MoveUgcError
+from ._retry import create_with_lookup
+from .transfers.outputs import download_outputs
+from .transfers.storage import md5_of_etag, redact_url
+from .transfers.upload import check_upload_source
+from .types._models import File, Job, OutputType, SourceFormat, SourceIn, Take
+from .watch import JobWaiter, PollPolicy
 
 if TYPE_CHECKING:
-    from ._client import AsyncMoveUgc
+    from ._context import ClientContext
+    from .resources.files import Files
+    from .resources.jobs import Jobs
+    from .resources.takes import Takes
 
 log = logging.getLogger("aio_move_ugc.bulk")
 
@@ -52,24 +49,37 @@ MARKER_KEY = "aio_move_ugc_input"
 """Metadata key that ties a take and its job to the input they were made from."""
 STAGES = ("uploaded", "job_created", "outputs_ready", "downloaded")
 """Stages reported to `on_stage`, in order, for each input that gets through them."""
-CREATE_ATTEMPTS = 3
-"""Creates tried per input when each outcome is unknown and the lookup finds nothing."""
-POLL_FAILURES = 5
-"""Polling rounds in a row that may fail (each after the client's own retries) before the
-jobs of the failing batch are given up for this run; their journal entries keep them resumable."""
 LOOKUP_SLACK = 300.0
 """How far before an intent record a take found by lookup may have been created (clock skew)."""
 
 
 @dataclass(frozen=True)
 class BulkItem:
-    """One input of a bulk run: a video and how to process it."""
+    """One input of a bulk run: a video and how to process it.
+
+    Bad values raise `ConfigurationError` here (the video itself is checked when the run
+    reaches it: a missing or empty file fails that input alone).
+    """
 
     path: Path
     device_label: str = "camera"
     name: str | None = None
     metadata: Any = None
     outputs: tuple[OutputType, ...] | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "path", check.path(self.path, "path"))
+            check.text(self.device_label, "device_label", allow_empty=False)
+            if self.device_label is None:
+                raise InvalidInputError("device_label must be a string")
+            check.text(self.name, "name")
+            check.metadata(self.metadata)
+            if self.outputs is not None:
+                chosen = check.outputs(self.outputs) or []
+                object.__setattr__(self, "outputs", tuple(OutputType(v) for v in chosen))
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"BulkItem: {exc}") from None
 
 
 @dataclass
@@ -96,15 +106,14 @@ def _md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(path: Path, size: int) -> str:
-    """A cheap, stable identity of a video's content: size plus its first and last MiB."""
-    digest = hashlib.sha256(str(size).encode())
+def content_identity(path: Path) -> str:
+    """The identity of a video: the SHA-256 of every byte (two videos that differ anywhere,
+    even only in the middle, are two inputs)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        digest.update(handle.read(1 << 20))
-        if size > 2 << 20:
-            handle.seek(size - (1 << 20))
-            digest.update(handle.read(1 << 20))
-    return digest.hexdigest()[:32]
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class Journal:
@@ -126,6 +135,12 @@ class Journal:
                     self.state.setdefault(record["key"], {}).update(record)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.identities: dict[tuple[str, int, int], str] = {}
+        """Content identities of files hashed before, by (path, size, mtime_ns)."""
+        for key, entry in self.state.items():
+            seen = entry.get("source")
+            if isinstance(seen, list) and len(seen) == 3:
+                self.identities[(str(seen[0]), int(seen[1]), int(seen[2]))] = key
 
     @classmethod
     async def open(cls, path: Path) -> Journal:
@@ -157,77 +172,14 @@ class Journal:
             self.path.unlink()
 
 
-class _Monitor:
-    """Follows every job of the run in shared rounds (50 jobs per request)."""
-
-    def __init__(self, client: AsyncMoveUgc, policy: PollPolicy) -> None:
-        self._client = client
-        self._policy = policy
-        self._waiting: dict[str, tuple[_Tracker, asyncio.Future[Job]]] = {}
-        self._wake = asyncio.Event()
-
-    async def wait(self, job_id: str) -> Job:
-        future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
-        self._waiting[job_id] = (_Tracker(job_id, "outputs_ready"), future)
-        self._wake.set()
-        try:
-            return await future
-        finally:
-            self._waiting.pop(job_id, None)
-
-    async def run(self) -> None:
-        pacer = _Pacer(self._client, self._policy)
-        failures: dict[str, int] = {}
-        while True:
-            if not self._waiting:
-                self._wake.clear()
-                await self._wake.wait()
-            ids = list(self._waiting)
-            changed = False
-            for start in range(0, len(ids), 50):
-                batch = ids[start : start + 50]
-                try:
-                    jobs, missing = await _fetch_jobs(self._client, batch)
-                except MoveUgcError as exc:
-                    log.warning("polling %d jobs failed: %s", len(batch), exc)
-                    for job_id in batch:
-                        failures[job_id] = failures.get(job_id, 0) + 1
-                        if failures[job_id] >= POLL_FAILURES:
-                            self._settle(job_id, error=exc)
-                    continue
-                for job_id in batch:
-                    failures.pop(job_id, None)
-                for job_id in missing:
-                    self._settle(job_id, error=NotFoundError(f"job {job_id} not found", status=200))
-                for job in jobs:
-                    entry = self._waiting.get(job.id)
-                    if entry is None:
-                        continue
-                    tracker, future = entry
-                    changed |= bool(tracker.observe(job))
-                    if tracker.done and not future.done():
-                        state = job.current_state
-                        if state == JobState.FINISHED:
-                            future.set_result(job)
-                        else:
-                            future.set_exception(JobFailedError(job.id, str(state)))
-            for job_id in list(failures):
-                if job_id not in self._waiting:
-                    del failures[job_id]
-            pacer.changed(changed)
-            await anyio.sleep(pacer.next_delay(max(1, -(-len(ids) // 50))))
-
-    def _settle(self, job_id: str, *, error: MoveUgcError) -> None:
-        entry = self._waiting.get(job_id)
-        if entry is not None and not entry[1].done():
-            entry[1].set_exception(error)
-
-
 class Bulk:
     """`ugc.bulk`: process many videos in parallel."""
 
-    def __init__(self, client: AsyncMoveUgc) -> None:
-        self._client = client
+    def __init__(self, ctx: ClientContext, *, files: Files, takes: Takes, jobs: Jobs) -> None:
+        self._ctx = ctx
+        self._files = files
+        self._takes = takes
+        self._jobs = jobs
 
     async def run(
         self,
@@ -237,8 +189,8 @@ class Bulk:
         outputs: Sequence[OutputType | str] | None = None,
         concurrency: int = 8,
         journal: str | os.PathLike[str] | None = None,
-        interval: float = 5.0,
-        max_interval: float = 30.0,
+        interval: float | None = None,
+        max_interval: float | None = None,
         retry_failed: bool = False,
         on_stage: Callable[[BulkItem, str], object] | None = None,
     ) -> AsyncIterator[BulkResult]:
@@ -250,25 +202,42 @@ class Bulk:
         so is an input whose content is identical to one already processed in this run.
         Jobs that failed in a previous run are re-run only with `retry_failed=True`.
         `on_stage(item, stage)` is called as each input passes one of `STAGES`.
+
+        The arguments are checked before anything is written or sent (`InvalidInputError`);
+        after that, whatever goes wrong with one input becomes that input's failed result,
+        and only cancellation ends the run.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError("concurrency must be a positive integer")
+        self._ctx.ensure_open()
+        check.count(concurrency, "concurrency", minimum=1)
+        check.flag(retry_failed, "retry_failed")
+        policy = PollPolicy.of(interval, max_interval)
         default_outputs = _parse_outputs(outputs)
-        dest_dir = Path(dest)
+        dest_dir = check.directory(dest, "dest")
+        journal_path = check.path(journal, "journal") if journal is not None else None
+        if isinstance(inputs, str | os.PathLike) or not isinstance(inputs, Iterable):
+            raise InvalidInputError("inputs must be a list of paths or BulkItems")
         items = [_as_item(raw, default_outputs) for raw in inputs]
-        journal_file = await Journal.open(Path(journal) if journal else dest_dir / JOURNAL_NAME)
-        monitor = _Monitor(self._client, PollPolicy(interval=interval, max_interval=max_interval))
+        journal_file = await Journal.open(journal_path or dest_dir / JOURNAL_NAME)
+        waiter = JobWaiter(self._ctx, policy)
         send, receive = anyio.create_memory_object_stream[BulkResult](
             max_buffer_size=len(items) or 1
         )
-        limiter = anyio.CapacityLimiter(concurrency)
         runner = _Runner(
-            self._client, journal_file, monitor, limiter, dest_dir, retry_failed, on_stage
+            self._ctx,
+            self._files,
+            self._takes,
+            self._jobs,
+            journal_file,
+            waiter,
+            anyio.CapacityLimiter(concurrency),
+            dest_dir,
+            retry_failed,
+            on_stage,
         )
 
         async def drive() -> None:
             async with send, anyio.create_task_group() as group:
-                group.start_soon(monitor.run)
+                group.start_soon(waiter.run)
                 async with anyio.create_task_group() as inputs_group:
                     for item in items:
                         inputs_group.start_soon(runner.process, item, send.clone())
@@ -300,20 +269,27 @@ def _as_item(
         if raw.outputs is None and default_outputs is not None:
             return BulkItem(raw.path, raw.device_label, raw.name, raw.metadata, default_outputs)
         return raw
-    return BulkItem(Path(raw), outputs=default_outputs)
+    if isinstance(raw, bool) or not isinstance(raw, str | os.PathLike):
+        raise InvalidInputError(
+            f"each input must be a path or a BulkItem, not {type(raw).__name__}"
+        )
+    return BulkItem(check.path(raw, "input"), outputs=default_outputs)
 
 
 @dataclass
 class _Runner:
-    client: AsyncMoveUgc
+    ctx: ClientContext
+    files: Files
+    takes: Takes
+    jobs: Jobs
     journal: Journal
-    monitor: _Monitor
+    waiter: JobWaiter
     limiter: anyio.CapacityLimiter
     dest: Path
     retry_failed: bool
     on_stage: Callable[[BulkItem, str], object] | None
     _busy: dict[str, anyio.Lock] = field(default_factory=dict)
-    """One lock per input fingerprint: identical videos are processed once, not in parallel."""
+    """One lock per input identity: identical videos are processed once, not in parallel."""
 
     def _stage(self, item: BulkItem, stage: str) -> None:
         if self.on_stage is not None:
@@ -325,29 +301,41 @@ class _Runner:
             try:
                 await self._process(item, result)
                 result.ok = True
-            except MoveUgcError as exc:
-                result.error = exc
+            except Exception as exc:
+                result.error = _as_error(item, exc)
                 if result.key:
-                    await self.journal.record(
-                        result.key, failed=str(exc), job_failed=isinstance(exc, JobFailedError)
-                    )
-            except OSError as exc:
-                result.error = MoveUgcError(f"{item.path}: {exc.strerror or exc}")
+                    with contextlib.suppress(OSError):
+                        await self.journal.record(
+                            result.key,
+                            failed=str(result.error),
+                            job_failed=isinstance(exc, JobFailedError),
+                            **_failed_job(self.journal.get(result.key), exc),
+                        )
             await send.send(result)
 
     async def _process(self, item: BulkItem, result: BulkResult) -> None:
         path, size, file_type = check_upload_source(item.path, None)
-        check.metadata(item.metadata)
-        check.text(item.device_label, "device_label", allow_empty=False)
-        key = await anyio.to_thread.run_sync(fingerprint, path, size)
+        key = await self._identity(path, size)
         result.key = key
         async with self._busy.setdefault(key, anyio.Lock()):
-            await self._process_input(item, result, path, file_type, key)
+            await self._process_input(item, result, path, size, file_type, key)
+
+    async def _identity(self, path: Path, size: int) -> str:
+        """The content identity of `path`, from the journal when this very file (same path,
+        size and modification time) was hashed by an earlier run."""
+        info = await anyio.Path(path).stat()
+        source = (str(await anyio.Path(path).absolute()), size, info.st_mtime_ns)
+        known = self.journal.identities.get(source)
+        if known is not None:
+            return known
+        key = await anyio.to_thread.run_sync(content_identity, path)
+        self.journal.identities[source] = key
+        await self.journal.record(key, source=list(source))
+        return key
 
     async def _process_input(
-        self, item: BulkItem, result: BulkResult, path: Path, file_type: str, key: str
+        self, item: BulkItem, result: BulkResult, path: Path, size: int, file_type: str, key: str
     ) -> None:
-        ugc = self.client
         done = self.journal.get(key)
         if done.get("downloaded"):
             result.file_id, result.take_id, result.job_id = (
@@ -366,53 +354,55 @@ class _Runner:
         async with self.limiter:
             file_id = done.get("file_id")
             if not file_id and done.get("uploading"):
-                file_id = await self._uploaded_before(done["uploading"], path)
+                file_id = await self._uploaded_before(done["uploading"], path, size)
                 if file_id:
                     await self.journal.record(key, file_id=file_id, path=str(path))
             if not file_id:
-
-                async def journal_record(file: File) -> None:
-                    await self.journal.record(key, uploading=file.id)
-
-                file = await ugc.files.upload(path, type=file_type, on_record=journal_record)
-                file_id = file.id
-                await self.journal.record(key, file_id=file_id, path=str(path))
+                file_id = await self._upload(key, path, file_type)
             result.file_id = file_id
             self._stage(item, "uploaded")
-            take_id = done.get("take_id") or await self._take(item, key, file_id, file_type)
+            take_id = await self._take(item, key, file_id, file_type)
             result.take_id = take_id
-            job_id = done.get("job_id")
-            if not job_id or (done.get("job_failed") and self.retry_failed):
-                job_id = await self._job(item, key, take_id, fresh=bool(done.get("job_failed")))
+            job_id = await self._job(item, key, take_id)
             result.job_id = job_id
             self._stage(item, "job_created")
-        job = await self.monitor.wait(job_id)
+        job = await self.waiter.wait(job_id)
         self._stage(item, "outputs_ready")
-        paths = await ugc.jobs._download_ready_outputs(job, self.dest, item.outputs)
+        paths = await download_outputs(
+            self.ctx,
+            job,
+            self.dest,
+            item.outputs,
+            retrieve=lambda: self.jobs.retrieve(job_id, expand=["outputs"]),
+        )
         result.outputs = paths
         await self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
         self._stage(item, "downloaded")
 
-    async def _uploaded_before(self, file_id: str, path: Path) -> str | None:
+    async def _upload(self, key: str, path: Path, file_type: str) -> str:
+        async def journal_record(file: File) -> None:
+            await self.journal.record(key, uploading=file.id)
+
+        file = await self.files.upload(path, type=file_type, on_record=journal_record)
+        await self.journal.record(key, file_id=file.id, path=str(path))
+        return file.id
+
+    async def _uploaded_before(self, file_id: str, path: Path, size: int) -> str | None:
         """`file_id` when a run killed between its PUT and its journal record had in fact
         stored this very video there (same size and MD5), else None."""
         try:
-            record = await self.client.files.retrieve(file_id)
+            record = await self.files.retrieve(file_id)
             if not record.presigned_url:
                 return None
-            found = await probe(self.client._storage_session(), record.presigned_url)
-        except MoveUgcError:
+            what = f"probe of {redact_url(record.presigned_url)}"
+            found = await self.ctx.storage.probe(record.presigned_url, what=what)
+        except MoveUgcError as exc:
+            log.info("cannot tell whether %s was stored (%s); uploading again", path.name, exc)
             return None
-        if found is None:
-            return None
-        size, etag = found
-        local_size = (await anyio.Path(path).stat()).st_size
-        if size != local_size:
+        if found is None or found[0] != size:
             return None
         local_md5 = await anyio.to_thread.run_sync(_md5_of, path)
-        if md5_of_etag(etag) == local_md5:
-            return file_id
-        return None
+        return file_id if md5_of_etag(found[1]) == local_md5 else None
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:
         base = (
@@ -423,79 +413,100 @@ class _Runner:
         return {**base, MARKER_KEY: key}
 
     async def _take(self, item: BulkItem, key: str, file_id: str, file_type: str) -> str:
-        intent = self.journal.get(key).get("creating_take")
-        if intent:
+        entry = self.journal.get(key)
+        if entry.get("take_id"):
+            return str(entry["take_id"])
+        intent = entry.get("creating_take")
+        if intent:  # a run died with a create on its way: it may have made the take
             found = await self._find_take(key, since=float(intent) - LOOKUP_SLACK)
             if found:
-                await self.journal.record(key, take_id=found)
+                await self.journal.record(key, take_id=found, creating_take=None)
                 return found
         source = SourceIn(
             device_label=item.device_label, file_id=file_id, format=SourceFormat(file_type)
         )
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
-            await self.journal.record(key, creating_take=time.time())
-            try:
-                take = await self.client.takes.create_singlecam(
-                    [source], name=item.name, metadata=self._marker(item, key)
-                )
-            except OutcomeUnknownError as exc:
-                found = await self._find_take(key, since=time.time() - LOOKUP_SLACK)
-                if found:
-                    await self.journal.record(key, take_id=found)
-                    return found
-                if attempt == CREATE_ATTEMPTS or _may_still_be_running(exc):
-                    raise
-                continue  # not created: the request was answered or cut, and no take has it
-            await self.journal.record(key, take_id=take.id)
+
+        async def create() -> str:
+            take = await self.takes.create_singlecam(
+                [source], name=item.name, metadata=self._marker(item, key)
+            )
             return take.id
-        raise AssertionError("unreachable")
+
+        take_id = await create_with_lookup(
+            create,
+            lambda: self._find_take(key, since=time.time() - LOOKUP_SLACK),
+            before=lambda: self.journal.record(key, creating_take=time.time()),
+        )
+        await self.journal.record(key, take_id=take_id, creating_take=None)
+        return take_id
 
     async def _find_take(self, key: str, *, since: float) -> str | None:
         """The take this input created earlier, found by its marker among the newest takes."""
         take: Take
-        async for take in self.client.takes.list(limit=100):
+        async for take in self.takes.list(limit=100):
             if isinstance(take.metadata, dict) and take.metadata.get(MARKER_KEY) == key:
                 return take.id
             if take.created is not None and take.created.timestamp() < since:
                 return None
         return None
 
-    async def _job(self, item: BulkItem, key: str, take_id: str, *, fresh: bool) -> str:
+    async def _job(self, item: BulkItem, key: str, take_id: str) -> str:
+        """This input's live job: the journaled one, one a killed run created (found by
+        lookup), or a new one; a failed job is replaced only with `retry_failed`."""
         entry = self.journal.get(key)
-        if entry.get("creating_job") and not fresh:
-            existing = await self._find_job(take_id, exclude=None)
-            if existing:
-                await self.journal.record(key, job_id=existing)
-                return existing
-        exclude = entry.get("job_id") if fresh else None
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
-            await self.journal.record(key, creating_job=time.time(), job_failed=False)
-            try:
-                job = await self.client.jobs.create_singlecam(
-                    take_id, outputs=item.outputs, name=item.name, metadata=self._marker(item, key)
-                )
-            except OutcomeUnknownError as exc:
-                existing = await self._find_job(take_id, exclude=exclude)
-                if existing:
-                    await self.journal.record(key, job_id=existing)
-                    return existing
-                if attempt == CREATE_ATTEMPTS or _may_still_be_running(exc):
-                    raise
-                continue  # not created: the request was answered or cut, and the take has no job
-            await self.journal.record(key, job_id=job.id)
-            return job.id
-        raise AssertionError("unreachable")
+        failed = set(entry.get("failed_jobs") or [])
+        job_id = entry.get("job_id")
+        if entry.get("creating_job"):
+            # A run died with a create on its way (perhaps a replacement for a failed job).
+            found = await self._find_job(take_id, exclude=failed)
+            if found:
+                await self.journal.record(key, job_id=found, creating_job=None, job_failed=False)
+                return found
+        if job_id and job_id not in failed and not entry.get("job_failed"):
+            return str(job_id)
+        if job_id and entry.get("job_failed"):
+            failed.add(job_id)
 
-    async def _find_job(self, take_id: str, *, exclude: str | None) -> str | None:
-        """Every job of this input's take is this input's: the take is its alone."""
-        page = await self.client.jobs.list(take_id=take_id, limit=10)
+        async def create() -> str:
+            job = await self.jobs.create_singlecam(
+                take_id, outputs=item.outputs, name=item.name, metadata=self._marker(item, key)
+            )
+            return job.id
+
+        new_id = await create_with_lookup(
+            create,
+            lambda: self._find_job(take_id, exclude=failed),
+            before=lambda: self.journal.record(
+                key, creating_job=time.time(), failed_jobs=sorted(failed)
+            ),
+        )
+        await self.journal.record(key, job_id=new_id, creating_job=None, job_failed=False)
+        return new_id
+
+    async def _find_job(self, take_id: str, *, exclude: set[str]) -> str | None:
+        """Every job of this input's take is this input's (the take is its alone); the newest
+        that has not failed before is the live one."""
+        page = await self.jobs.list(take_id=take_id, limit=10)
+        job: Job
         for job in page.items:
-            if job.id != exclude:
+            if job.id not in exclude:
                 return job.id
         return None
 
 
-def _may_still_be_running(exc: OutcomeUnknownError) -> bool:
-    """A create that timed out may still be under way on the server, so a lookup made now
-    proves nothing; the intent record lets a later run look again."""
-    return isinstance(exc.__cause__, APITimeoutError)
+def _failed_job(entry: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The journal fields that remember a failed job, so it is never waited on again."""
+    if not isinstance(exc, JobFailedError) or exc.job_id == "?":
+        return {}
+    failed = set(entry.get("failed_jobs") or []) | {exc.job_id}
+    return {"failed_jobs": sorted(failed)}
+
+
+def _as_error(item: BulkItem, exc: Exception) -> MoveUgcError:
+    """Whatever failed one input, as the `MoveUgcError` its result carries."""
+    if isinstance(exc, MoveUgcError):
+        return exc
+    if isinstance(exc, OSError):
+        return MoveUgcError(f"{item.path}: {exc.strerror or exc}")
+    log.warning("input %s failed unexpectedly", item.path, exc_info=exc)
+    return MoveUgcError(f"{item.path}: unexpected {type(exc).__name__}: {exc}")

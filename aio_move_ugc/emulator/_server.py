@@ -29,7 +29,7 @@ from graphql import (
     validate,
 )
 
-from .._graphql import load_schema
+from .._schema import load_schema
 from ._api import Api, AppSyncError
 from ._config import EmulatorConfig, RouteFaults
 from ._faults import Clock, Fault, FaultInjector
@@ -258,7 +258,7 @@ class Emulator:
             job_view=self.api.job_view,
         )
         app = web.Application(middlewares=[self._count_connections])
-        app.router.add_route("*", "/graphql", self._graphql)
+        app.router.add_route("*", "/graphql", self._schema)
         app.router.add_get("/_emulator/stats", self._stats_route)
         app.router.add_get("/share/{code}", self._share)
         app.router.add_routes(self.storage.routes())
@@ -340,7 +340,7 @@ class Emulator:
         self._budget.append(now)
         return None
 
-    async def _graphql(self, request: web.Request) -> web.StreamResponse:
+    async def _schema(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
         headers = {"x-amzn-RequestId": request_id}
         self.stats.graphql_requests += 1

@@ -9,12 +9,12 @@ from pydantic import BaseModel
 
 from .. import _validation as check
 from .._answers import parse, parse_items
-from .._graphql.operations import expand_words, operation
+from .._schema.operations import expand_words, operation
 from ..pagination import AsyncPager
 from ..types._models import Page, SortDirection
 
 if TYPE_CHECKING:
-    from .._client import AsyncMoveUgc
+    from .._context import ClientContext
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -22,8 +22,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class Resource:
     """A group of API operations (`ugc.jobs`, `ugc.files`...) bound to one client."""
 
-    def __init__(self, client: AsyncMoveUgc) -> None:
-        self._client = client
+    def __init__(self, ctx: ClientContext) -> None:
+        self._ctx = ctx
 
     async def _run(
         self,
@@ -33,7 +33,7 @@ class Resource:
         expand: Iterable[str] | None = None,
     ) -> ModelT:
         words = check.expand(expand, expand_words(name))
-        result = await self._client._execute(operation(name, words), variables)
+        result = await self._ctx.execute(operation(name, words), variables)
         return parse(model, result, name)
 
     def _pager(
@@ -54,7 +54,7 @@ class Resource:
 
         async def fetch(token: str | None) -> Page[ModelT]:
             variables = {"first": size, "after": token, "sortDirection": direction, **(extra or {})}
-            result = await self._client._execute(op, variables) or {}
+            result = await self._ctx.execute(op, variables) or {}
             return Page[model](  # type: ignore[valid-type]
                 items=parse_items(model, result, name),
                 next_token=result.get("after"),

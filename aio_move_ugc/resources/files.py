@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -11,15 +10,18 @@ from typing import Any
 import anyio
 
 from .. import _validation as check
-from .._exceptions import InvalidInputError, OutcomeUnknownError
-from ..transfers import Progress, check_upload_source, download_url, upload_file
+from .._exceptions import InvalidInputError
+from ..transfers.config import Progress
+from ..transfers.download import check_destination, download_url
+from ..transfers.naming import file_filename
+from ..transfers.upload import check_upload_source, upload_new_file
 from ..types._models import File, ShareCode
 from ._base import Resource
 
-_SAFE_SUFFIX = re.compile(r"^[a-z0-9]{1,10}$")
-
 
 class Files(Resource):
+    """`ugc.files`: file records, and uploads and downloads through their presigned URLs."""
+
     async def create(
         self,
         file_type: str,
@@ -77,44 +79,22 @@ class Files(Resource):
         length and no Content-Type, and the storage's ETag is checked against the MD5 of
         what was read. Transient failures re-send from the start; an expired URL is
         replaced by a new file record. Returns the record whose URL received the bytes.
-        `on_record(file)` is awaited with each record before bytes go to it (to journal it).
+        `on_record(file)` is awaited with each record before bytes are sent to it: a program
+        that journals it can tell, after a crash, which record may hold its video.
+        Raises `InvalidInputError` (nothing sent) for a missing, empty, unreadable or
+        oversized file, `StorageError` when the transfer fails for good.
         """
         source, size, file_type = check_upload_source(path, type)
+        check.text(name, "name")
         check.metadata(metadata)
-        client = self._client
-        async with client._transfer_slots():
-            record = await self._create_for_upload(file_type, name, metadata)
-            if on_record is not None:
-                await on_record(record)
-
-            async def refresh() -> str:
-                nonlocal record
-                record = await self._create_for_upload(file_type, name, metadata)
-                if on_record is not None:
-                    await on_record(record)
-                return _url_of(record)
-
-            await upload_file(
-                client._storage_session(),
-                source,
-                size,
-                _url_of(record),
-                config=client.transfer_config,
-                refresh=refresh,
-                progress=progress,
-            )
-        return record
-
-    async def _create_for_upload(self, file_type: str, name: str | None, metadata: Any) -> File:
-        """A fresh file record. Creating one whose outcome was unknown again is safe: a record
-        that never receives bytes is never used."""
-        for attempt in range(1, 4):
-            try:
-                return await self.create(file_type, name=name, metadata=metadata)
-            except OutcomeUnknownError:
-                if attempt == 3:
-                    raise
-        raise AssertionError("unreachable")
+        return await upload_new_file(
+            self._ctx,
+            source,
+            size,
+            create=lambda: self.create(file_type, name=name, metadata=metadata),
+            on_record=on_record,
+            progress=progress,
+        )
 
     async def download(
         self,
@@ -127,43 +107,42 @@ class Files(Resource):
 
         Large objects come as concurrent ranged parts into `<dest>.part`, resumable after
         an interruption; the result is checked (size, MD5 when the ETag is one), fsynced and
-        renamed into place. When `dest` is a directory the name is `<file id>.<type>`.
+        renamed into place. When `dest` is a directory — an existing one, or any path
+        ending in a separator — the name is `<file id>.<type>`. Returns where it landed.
         """
-        target = Path(dest)
+        as_directory = isinstance(dest, str) and dest.endswith(("/", os.sep))
+        target = check.path(dest, "dest")
         file_id: str | None = None
         url: str | None = None
         record: File | None = None
         if isinstance(file, File):
-            record, file_id = file, file.id
+            record, file_id = file, check.identifier(file.id, "file")
         elif isinstance(file, str) and file.startswith(("http://", "https://")):
             url = check.http_url(file, "download URL")
         elif isinstance(file, str):
             file_id = check.identifier(file, "file")
         else:
             raise InvalidInputError("file must be a File, a file id or a presigned URL")
-        if await anyio.Path(target).is_dir():
-            if record is None and file_id is not None:
-                record = await self.retrieve(file_id)
-            if record is None or not _SAFE_SUFFIX.match((record.type or "").lower()):
+        if as_directory or await anyio.Path(target).is_dir():
+            check.directory(target, "dest")
+            if file_id is None:
                 raise InvalidInputError(f"{target} is a directory; give the file name to write")
-            target = target / f"{record.id}.{(record.type or '').lower()}"
-        if url is None:
-            # Always ask afresh: a record from `create` holds an upload (PUT) URL.
-            assert file_id is not None
-            url = _url_of(await self.retrieve(file_id))
+            if record is None or record.type is None:
+                record = await self.retrieve(file_id)
+            target = target / file_filename(record.id, record.type)
+        await anyio.to_thread.run_sync(check_destination, target)
 
-        async def refresh() -> str:
+        async def fresh_url() -> str:
+            # Always ask afresh: a record from `create` holds an upload (PUT) URL.
             assert file_id is not None
             return _url_of(await self.retrieve(file_id))
 
-        client = self._client
-        async with client._transfer_slots():
+        async with self._ctx.transfer_slots():
             return await download_url(
-                client._storage_session(),
-                url,
+                self._ctx,
+                url if url is not None else fresh_url,
                 target,
-                config=client.transfer_config,
-                refresh=refresh if file_id else None,
+                refresh=fresh_url if file_id else None,
                 progress=progress,
             )
 

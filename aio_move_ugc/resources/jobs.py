@@ -7,20 +7,25 @@ from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from .. import _validation as check
-from .._concurrency import first_error
-from .._exceptions import InvalidInputError, StorageError
 from ..pagination import AsyncPager
-from ..transfers import Progress, download_url, output_filename
-from ..types._models import AdditionalFile, ClipWindow, Job, JobOptions, OutputType, SortDirection
+from ..transfers.config import Progress
+from ..transfers.outputs import download_outputs
+from ..types._models import ClipWindow, Job, JobOptions, OutputType, SortDirection
 from ..types.events import JobEvent
-from ..watch import PollPolicy, Until, wait_job, watch_jobs
+from ..watch import PollPolicy, Until, check_until, wait_job, watch_jobs
+from ..watch import job_ids as job_ids_of
 from ._base import Resource
 
 
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None:
+        check.positive_number(timeout, "timeout")
+
+
 class Jobs(Resource):
+    """`ugc.jobs`: create jobs for takes, read them, follow them, fetch their outputs."""
+
     async def create_singlecam(
         self,
         take_id: str,
@@ -115,8 +120,8 @@ class Jobs(Resource):
         self,
         job_id: str,
         *,
-        interval: float = 2.0,
-        max_interval: float = 30.0,
+        interval: float | None = None,
+        max_interval: float | None = None,
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
@@ -127,15 +132,17 @@ class Jobs(Resource):
         async for event in ugc.jobs.watch(job.id):
             print(event.kind, event)
         ```
-        Polls `interval` seconds apart at first, slower (up to `max_interval`) while nothing
-        changes. `until="terminal"` stops at FINISHED/FAILED without waiting for outputs.
+        Polls `interval` seconds apart at first (default 5), then less often as the job's
+        state stays the same (up to `max_interval`, default 60): a 10-minute job costs fewer
+        than 30 requests. `until="terminal"` stops at FINISHED/FAILED without waiting for
+        outputs. With `raise_on_failure`, a failed job raises `JobFailedError`; after
+        `timeout` seconds, `WatchTimeoutError`.
         """
-        check.identifier(job_id, "job")
-        return watch_jobs(
-            self._client,
-            [job_id],
+        return self.watch_many(
+            [check.identifier(job_id, "job")],
+            interval=interval,
+            max_interval=max_interval,
             until=until,
-            policy=PollPolicy(interval=interval, max_interval=max_interval),
             timeout=timeout,
             raise_on_failure=raise_on_failure,
         )
@@ -144,44 +151,51 @@ class Jobs(Resource):
         self,
         job_ids: Iterable[str],
         *,
-        interval: float = 2.0,
-        max_interval: float = 30.0,
+        interval: float | None = None,
+        max_interval: float | None = None,
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
     ) -> AsyncGenerator[JobEvent, None]:
-        """Events of many jobs from one generator: up to 50 jobs per request (aliases)."""
+        """Events of many jobs from one generator: up to 50 jobs per request (aliases), so
+        following N jobs costs ceil(N/50) requests per round. Jobs leave the watch as they
+        end (or are not found); the pacing and failure rules are those of `watch`."""
+        ids = job_ids_of(job_ids)
+        policy = PollPolicy.of(interval, max_interval)
+        check_timeout(timeout)
         return watch_jobs(
-            self._client,
-            job_ids,
-            until=until,
-            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            self._ctx,
+            ids,
+            until=check_until(until),
+            policy=policy,
             timeout=timeout,
-            raise_on_failure=raise_on_failure,
+            raise_on_failure=check.flag(raise_on_failure, "raise_on_failure"),
         )
 
     async def wait(
         self,
         job_id: str,
         *,
-        interval: float = 2.0,
-        max_interval: float = 30.0,
+        interval: float | None = None,
+        max_interval: float | None = None,
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = True,
     ) -> Job:
         """The job once it has ended (by default: FINISHED with every output's URL).
 
-        Raises `JobFailedError` when it fails (unless `raise_on_failure=False`) and
-        `WatchTimeoutError` after `timeout` seconds.
+        Raises `JobFailedError` when it fails (unless `raise_on_failure=False`),
+        `WatchTimeoutError` after `timeout` seconds and `NotFoundError` for an unknown job.
         """
+        policy = PollPolicy.of(interval, max_interval)
+        check_timeout(timeout)
         return await wait_job(
-            self._client,
+            self._ctx,
             check.identifier(job_id, "job"),
-            until=until,
-            policy=PollPolicy(interval=interval, max_interval=max_interval),
+            until=check_until(until),
+            policy=policy,
             timeout=timeout,
-            raise_on_failure=raise_on_failure,
+            raise_on_failure=check.flag(raise_on_failure, "raise_on_failure"),
         )
 
     async def download_outputs(
@@ -190,7 +204,7 @@ class Jobs(Resource):
         dest_dir: str | os.PathLike[str],
         *,
         types: Iterable[OutputType | str] | None = None,
-        interval: float = 2.0,
+        interval: float | None = None,
         timeout: float | None = None,
         progress: Progress | None = None,
     ) -> dict[OutputType, Path]:
@@ -198,90 +212,20 @@ class Jobs(Resource):
 
         Names are `<job id>_<output type><suffix>` (e.g. `job-..._main_fbx.fbx`), built from
         the job id and the output type, never from what the server sends. `types` limits
-        the download to some outputs. Returns where each output landed.
+        the download to some outputs. Returns where each output landed. Calling it twice at
+        once for one job (a webhook delivered twice) downloads once: both get the result.
         """
         check.identifier(job_id, "job")
         wanted = check.outputs(types) if types is not None else None
-        job = await self.wait(job_id, interval=interval, timeout=timeout)
-        return await self._download_ready_outputs(job, dest_dir, wanted, progress=progress)
-
-    async def _download_ready_outputs(
-        self,
-        job: Job,
-        dest_dir: str | os.PathLike[str],
-        types: Iterable[OutputType | str] | None,
-        *,
-        progress: Progress | None = None,
-    ) -> dict[OutputType, Path]:
-        """Download the outputs of a job whose outputs already have URLs."""
-        job_id = job.id
-        wanted = {OutputType(t) for t in types} if types is not None else None
-        directory = Path(dest_dir)
-        available: dict[OutputType, AdditionalFile] = {}
-        for output in job.outputs or []:
-            kind = output.output_type
-            if kind is not None and (wanted is None or kind in wanted):
-                available[kind] = output
-        if wanted is not None and wanted - available.keys():
-            missing = sorted(t.value for t in wanted - available.keys())
-            raise InvalidInputError(f"job {job_id} has no output of type {', '.join(missing)}")
-        await anyio.Path(directory).mkdir(parents=True, exist_ok=True)
-        results: dict[OutputType, Path] = {}
-        totals: dict[OutputType, tuple[int, int]] = {}
-
-        def report(kind: OutputType) -> Progress | None:
-            if progress is None:
-                return None
-
-            def update(done: int, total: int) -> None:
-                totals[kind] = (done, total)
-                progress(sum(d for d, _ in totals.values()), sum(t for _, t in totals.values()))
-
-            return update
-
-        latest: list[Job] = [job]
-        refreshing = anyio.Lock()
-
-        async def fetch(kind: OutputType, output: AdditionalFile) -> None:
-            in_use: list[str | None] = [output.file.presigned_url]
-
-            async def refresh() -> str:
-                # One retrieve refreshes every output whose URL expired at about the same
-                # time: ask again only when the newest answer holds the URL that just failed.
-                async with refreshing:
-                    url = _output_url(latest[0], kind)
-                    if url is None or url == in_use[0]:
-                        latest[0] = await self.retrieve(job_id, expand=["outputs"])
-                        url = _output_url(latest[0], kind)
-                if url is None:
-                    raise StorageError(f"job {job_id} no longer offers a URL for {kind.value}")
-                in_use[0] = url
-                return url
-
-            url = output.file.presigned_url
-            assert url is not None
-            async with self._client._transfer_slots():
-                results[kind] = await download_url(
-                    self._client._storage_session(),
-                    url,
-                    directory / output_filename(job_id, kind),
-                    config=self._client.transfer_config,
-                    refresh=refresh,
-                    progress=report(kind),
-                )
-
-        try:
-            async with anyio.create_task_group() as group:
-                for kind, output in available.items():
-                    group.start_soon(fetch, kind, output)
-        except BaseExceptionGroup as group_error:
-            error = first_error(group_error)
-            raise error from error.__cause__
-        return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}
-
-
-def _output_url(job: Job, kind: OutputType) -> str | None:
-    for item in job.outputs or []:
-        if item.output_type == kind and item.file.presigned_url:
-            return item.file.presigned_url
-    return None
+        directory = check.directory(dest_dir, "dest_dir")
+        policy = PollPolicy.of(interval, None)
+        check_timeout(timeout)
+        job = await wait_job(self._ctx, job_id, policy=policy, timeout=timeout)
+        return await download_outputs(
+            self._ctx,
+            job,
+            directory,
+            wanted,
+            retrieve=lambda: self.retrieve(job_id, expand=["outputs"]),
+            progress=progress,
+        )

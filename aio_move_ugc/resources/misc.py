@@ -58,11 +58,11 @@ class Webhooks(Resource):
 
 class Rigs(Resource):
     async def list(self) -> list[Rig]:
-        page = await self._client._execute_named("ListRigs")
+        page = await self._ctx.execute_named("ListRigs")
         return parse_items(Rig, page, "ListRigs")
 
 
 class CameraSettingsResource(Resource):
     async def list(self) -> list[CameraSettings]:
-        page = await self._client._execute_named("ListCameraSettings")
+        page = await self._ctx.execute_named("ListCameraSettings")
         return parse_items(CameraSettings, page, "ListCameraSettings")

@@ -76,18 +76,20 @@ class Volumes(Resource):
         self,
         volume_id: str,
         *,
-        interval: float = 2.0,
-        max_interval: float = 30.0,
+        interval: float | None = None,
+        max_interval: float | None = None,
         timeout: float | None = None,
     ) -> HumanVolume:
-        """The volume once FINISHED (raises `JobFailedError` if it fails)."""
+        """The volume once FINISHED.
+
+        Polls as `jobs.wait` does (`interval` seconds at first, growing towards
+        `max_interval`). Raises `JobFailedError` if it fails, `WatchTimeoutError` after
+        `timeout` seconds, `NotFoundError` when there is no such volume.
+        """
+        ids = [check.identifier(volume_id, "volume")]
+        policy = PollPolicy.of(interval, max_interval)
         last: HumanVolume | None = None
-        async for event in watch_volumes(
-            self._client,
-            [volume_id],
-            policy=PollPolicy(interval=interval, max_interval=max_interval),
-            timeout=timeout,
-        ):
+        async for event in watch_volumes(self._ctx, ids, policy=policy, timeout=timeout):
             last = event.volume
             if event.state in (JobState.FAILED, JobState.CANCELLED):
                 raise JobFailedError(volume_id, str(event.state))

@@ -10,10 +10,14 @@ The MD5 and the flush to disk do not wait for the last byte: a follower hashes t
 file in order, right behind the bytes arriving, and flushes what it hashed every
 `FLUSH_EVERY` bytes, so what is left at the end is the hash of the last few chunks and a
 small fsync rather than another pass over the whole file.
+
+Two downloads to one destination in one process are one download: the second waits for the
+first and gets its result. All file I/O runs in worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -22,23 +26,18 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
 
 from .._concurrency import leaves
-from .._exceptions import IntegrityError, StorageError, URLExpiredError
-from .._retry import call_with_retries
-from ._common import (
-    Progress,
-    TransferConfig,
-    is_transient_storage,
-    md5_of_etag,
-    open_file,
-    redact_url,
-    storage_error,
-)
+from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
+from .._retry import is_transient_storage, with_fresh_urls
+from .config import Progress
+from .storage import StorageResponse, content_range, md5_of_etag, redact_url, storage_error
+
+if TYPE_CHECKING:
+    from .._context import ClientContext
 
 log = logging.getLogger("aio_move_ugc.transfers")
 
@@ -49,12 +48,13 @@ HASH_STEP = 16 << 20
 """The most the follower hashes in one trip to its thread (bounds how long a cancel waits)."""
 
 
-class _ObjectChanged(StorageError):
-    """The object's ETag changed between requests (412 on If-Match)."""
+class ObjectChangedError(StorageError):
+    """The object's ETag changed between requests (412 on If-Match), or what is on disk no
+    longer fits it: the download starts over."""
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What is known of the object and what is already on disk."""
 
     size: int
@@ -71,14 +71,22 @@ class _Plan:
         }
 
     @classmethod
-    def from_json(cls, raw: Any) -> _Plan | None:
+    def from_json(cls, raw: Any) -> Plan | None:
+        """The plan a sidecar holds, or None when it is not one this SDK could have written
+        (another version, ranges outside the object, an ETag that is not a string)."""
         try:
             if raw.get("version") != SIDECAR_VERSION:
                 return None
+            size = int(raw["size"])
+            etag = raw["etag"]
             done = [(int(a), int(b)) for a, b in raw["done"]]
-            return cls(size=int(raw["size"]), etag=raw["etag"], done=done)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
+        if size < 0 or not (etag is None or isinstance(etag, str)):
+            return None
+        if any(not 0 <= a < b <= size for a, b in done):
+            return None
+        return cls(size=size, etag=etag, done=done)
 
     def missing(self, part_size: int) -> list[tuple[int, int]]:
         """Ranges still to fetch, cut into parts of at most `part_size`."""
@@ -98,24 +106,50 @@ class _Plan:
 
     @property
     def bytes_done(self) -> int:
-        return sum(end - start for start, end in self.done)
+        covered = 0
+        cursor = 0
+        for start, end in sorted(self.done):
+            start = max(start, cursor)
+            if end > start:
+                covered += end - start
+                cursor = end
+        return covered
 
 
 def part_paths(dest: Path) -> tuple[Path, Path]:
+    """Where the bytes and the sidecar of a download to `dest` are kept until it lands."""
     return dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")
 
 
-def _write_sidecar(path: Path, plan: _Plan) -> None:
+def check_destination(dest: Path) -> None:
+    """Refuse a destination that cannot receive a file, before any request is sent: an
+    existing directory, a parent that is a file, a directory that cannot be written."""
+    if dest.name in ("", ".", ".."):
+        raise InvalidInputError(f"{dest} does not name a file")
+    if dest.is_dir():
+        raise InvalidInputError(f"{dest} is a directory; give the file name to write")
+    parent = dest.parent
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InvalidInputError(f"cannot write {dest}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"cannot write {dest}: {parent} is not writable")
+
+
+def _write_sidecar(path: Path, plan: Plan) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(plan.to_json()))
     os.replace(tmp, path)
 
 
-def _load_plan(part: Path, sidecar: Path) -> _Plan | None:
+def _load_plan(part: Path, sidecar: Path) -> Plan | None:
     if not (part.exists() and sidecar.exists()):
         return None
     try:
-        plan = _Plan.from_json(json.loads(sidecar.read_text()))
+        plan = Plan.from_json(json.loads(sidecar.read_text()))
     except (OSError, ValueError):
         return None
     if plan is None or part.stat().st_size != plan.size:
@@ -129,7 +163,7 @@ def _most_telling(group: BaseExceptionGroup[BaseException]) -> BaseException:
     found = leaves(group)
 
     def rank(exc: BaseException) -> int:
-        if isinstance(exc, _ObjectChanged | IntegrityError):
+        if isinstance(exc, ObjectChangedError | IntegrityError):
             return 0
         if isinstance(exc, URLExpiredError):
             return 3
@@ -140,43 +174,29 @@ def _most_telling(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return min(found, key=rank)
 
 
-def _content_range(header: str | None) -> tuple[int, int, int] | None:
-    """`bytes a-b/total` → (a, b + 1, total)."""
-    if not header or not header.startswith("bytes "):
-        return None
-    try:
-        span, total = header[6:].split("/")
-        first, last = span.split("-")
-        return int(first), int(last) + 1, int(total)
-    except ValueError:
-        return None
-
-
 class Downloader:
     """One download of one object to one destination."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        ctx: ClientContext,
         url: str,
         dest: Path,
         *,
-        config: TransferConfig,
         refresh: Callable[[], Awaitable[str]] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.session = session
+        self.ctx = ctx
         self.url = url
         self.dest = dest
-        self.config = config
+        self.config = ctx.transfer_config
         self.refresh = refresh
         self.progress = progress
         self.part, self.sidecar = part_paths(dest)
-        self.plan: _Plan | None = None
+        self.plan: Plan | None = None
         self._lock = anyio.Lock()
         self._done_bytes = 0
         self._whole_in_first = False
-        self.requests = 0
         # The follower: bytes written so far by each part in flight (by its start), and how far
         # the `.part` file has been hashed and flushed, from byte 0.
         self._written: dict[int, int] = {}
@@ -189,48 +209,34 @@ class Downloader:
     # ---------------------------------------------------------------- public
     async def run(self) -> Path:
         try:
-            return await self._run()
-        except OSError as exc:
-            if isinstance(exc, aiohttp.ClientError | ConnectionError):
-                raise
+            await with_fresh_urls(
+                self._attempt,
+                self.url,
+                refresh=self.refresh,
+                max_refreshes=self.config.max_url_refreshes,
+                what=f"the download of {self.dest.name}",
+                progress=lambda: self.plan.bytes_done if self.plan is not None else 0,
+                restart_on=ObjectChangedError,
+                restart=self._discard,
+            )
+            await anyio.to_thread.run_sync(self._verify_and_land, md5_of_etag(self._etag()))
+        except OSError:
             # The local disk failed (full, read-only, gone): retrying or resuming cannot help
             # until someone acts, so nothing half-written is left behind.
-            log.info("cannot write %s (%s); removing partial files", self.dest.name, exc.strerror)
-            self._discard()
+            log.info("cannot write %s; removing partial files", self.dest.name)
+            with anyio.CancelScope(shield=True):
+                await self._discard()
             raise
-
-    async def _run(self) -> Path:
-        refreshes = 0
-        restarts = 0
-        progress_at_refresh = -1
-        while True:
-            try:
-                await self._attempt()
-                break
-            except URLExpiredError:
-                # Count only refreshes that bought no progress: a long download may outlive
-                # many URLs, but a URL that expires before any byte arrives means trouble.
-                if self.plan is not None and self.plan.bytes_done > progress_at_refresh:
-                    refreshes = 0
-                    progress_at_refresh = self.plan.bytes_done
-                if self.refresh is None or refreshes >= self.config.max_url_refreshes:
-                    raise
-                refreshes += 1
-                log.info("download URL for %s expired; asking for a fresh one", self.dest.name)
-                self.url = await self.refresh()
-            except _ObjectChanged:
-                if restarts >= 1:
-                    raise
-                restarts += 1
-                log.info("%s changed on the server; starting over", self.dest.name)
-                self._discard()
-        await self._finish()
         return self.dest
 
+    def _etag(self) -> str | None:
+        return self.plan.etag if self.plan is not None else None
+
     # --------------------------------------------------------------- phases
-    async def _attempt(self) -> None:
+    async def _attempt(self, url: str) -> None:
+        self.url = url
         if self.plan is None:
-            self.plan = _load_plan(self.part, self.sidecar)
+            self.plan = await anyio.to_thread.run_sync(_load_plan, self.part, self.sidecar)
             if self.plan is not None:
                 log.info(
                     "resuming %s: %d of %d bytes on disk",
@@ -238,76 +244,73 @@ class Downloader:
                     self.plan.bytes_done,
                     self.plan.size,
                 )
-        first: aiohttp.ClientResponse | None = None
-        if self.plan is None:
-            first = await self._open_first()
-        assert self.plan is not None
-        self._done_bytes = self.plan.bytes_done
-        self._report()
-        limiter = anyio.CapacityLimiter(self.config.parts_in_flight)
-        parts = self.plan.missing(self.config.part_size)
-        if self._whole_in_first:
-            parts = [(0, self.plan.size)] if self.plan.size else []
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._follow)
-                if first is not None and parts:
-                    head, parts = parts[0], parts[1:]
-                    group.start_soon(self._stream_first, limiter, first, *head)
-                    first = None  # the task owns the response now
-                for start, end in parts:
-                    group.start_soon(self._fetch_part_limited, limiter, start, end)
-        except BaseExceptionGroup as group_error:
-            chosen = _most_telling(group_error)
-            raise chosen from chosen.__cause__  # its own cause, not the group around it
-        finally:
-            if first is not None:
-                first.release()
-
-    async def _open_first(self) -> aiohttp.ClientResponse:
-        """Learn size and ETag from a request for the first part (the whole of a small object)."""
-
-        async def attempt() -> aiohttp.ClientResponse:
-            response: aiohttp.ClientResponse = await self._get(
-                {"Range": f"bytes=0-{self.config.part_size - 1}"}
-            )
+        first: StorageResponse | None = None
+        async with contextlib.AsyncExitStack() as closing:
+            if self.plan is None:
+                first = await self._open_first(closing)
+            assert self.plan is not None
+            self._done_bytes = self.plan.bytes_done
+            self._report()
+            limiter = anyio.CapacityLimiter(self.config.parts_in_flight)
+            parts = self.plan.missing(self.config.part_size)
+            if self._whole_in_first:
+                parts = [(0, self.plan.size)] if self.plan.size else []
             try:
-                if response.status == 416:  # an empty object has no byte 0
-                    await response.read()
-                    self.plan = _Plan(size=0, etag=response.headers.get("ETag"))
-                elif response.status == 206:
-                    parsed = _content_range(response.headers.get("Content-Range"))
-                    if parsed is None or parsed[0] != 0:
-                        raise IntegrityError(f"{self._what()}: malformed Content-Range")
-                    self.plan = _Plan(size=parsed[2], etag=response.headers.get("ETag"))
-                elif response.status == 200:  # the server ignored the range: all in one stream
-                    size = response.content_length
-                    if size is None:
-                        raise IntegrityError(f"{self._what()}: no Content-Length")
-                    self.plan = _Plan(size=size, etag=response.headers.get("ETag"))
-                    self._whole_in_first = True
-                else:
-                    raise storage_error(response.status, await response.read(), self._what())
-            except BaseException:
-                response.release()
-                raise
-            await anyio.to_thread.run_sync(self._create_part, self.plan.size)
-            _write_sidecar(self.sidecar, self.plan)
-            return response
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._follow)
+                    if first is not None and parts:
+                        head, parts = parts[0], parts[1:]
+                        group.start_soon(self._stream_first, limiter, first, *head)
+                    for start, end in parts:
+                        group.start_soon(self._fetch_part_limited, limiter, start, end)
+            except BaseExceptionGroup as group_error:
+                chosen = _most_telling(group_error)
+                raise chosen from chosen.__cause__  # its own cause, not the group around it
 
-        policy = self.config.retry_policy()
-        try:
-            return await call_with_retries(
-                attempt,
-                policy=policy,
-                retryable=is_transient_storage,
-                what=f"download of {self.dest.name}",
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StorageError(f"{self._what()} failed: {type(exc).__name__}") from exc
+    async def _open_first(self, closing: contextlib.AsyncExitStack) -> StorageResponse:
+        """Learn size and ETag from a request for the first part (the whole of a small object);
+        the answer stays open (closed by `closing`) for `_stream_first` to stream its body."""
+
+        async def attempt() -> StorageResponse:
+            async with contextlib.AsyncExitStack() as stack:
+                answer = await stack.enter_async_context(
+                    self.ctx.storage.request(
+                        "GET",
+                        self.url,
+                        what=self._what(),
+                        headers={"Range": f"bytes=0-{self.config.part_size - 1}"},
+                    )
+                )
+                await self._learn_plan(answer)
+                closing.push_async_exit(stack.pop_all())
+                return answer
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return await self.ctx.storage_retrier.call(
+            attempt, retryable=is_transient_storage, what=f"download of {self.dest.name}"
+        )
+
+    async def _learn_plan(self, answer: StorageResponse) -> None:
+        if answer.status == 416:  # an empty object has no byte 0
+            await answer.read()
+            self.plan = Plan(size=0, etag=answer.headers.get("ETag"))
+        elif answer.status == 206:
+            parsed = content_range(answer.headers.get("Content-Range"))
+            if parsed is None or parsed[0] != 0:
+                raise IntegrityError(f"{self._what()}: malformed Content-Range")
+            self.plan = Plan(size=parsed[2], etag=answer.headers.get("ETag"))
+        elif answer.status == 200:  # the server ignored the range: all in one stream
+            size = answer.content_length
+            if size is None:
+                raise IntegrityError(f"{self._what()}: no Content-Length")
+            self.plan = Plan(size=size, etag=answer.headers.get("ETag"))
+            self._whole_in_first = True
+        else:
+            raise storage_error(answer.status, await answer.read(), self._what())
+        await anyio.to_thread.run_sync(self._create_part, self.plan)
 
     async def _stream_first(
-        self, limiter: anyio.CapacityLimiter, response: aiohttp.ClientResponse, start: int, end: int
+        self, limiter: anyio.CapacityLimiter, answer: StorageResponse, start: int, end: int
     ) -> None:
         """Stream the first answer into place; if it breaks, fetch that part again by range."""
         assert self.plan is not None
@@ -316,14 +319,14 @@ class Downloader:
         async with limiter:
             try:
                 try:
-                    await self._stream_into(response, start, end)
+                    await self._stream_into(answer, start, end)
                 finally:
-                    response.release()
+                    answer.release()
             except Exception as exc:
                 if not is_transient_storage(exc) or (self._whole_in_first and not self.plan.etag):
                     raise
                 log.info("first part of %s broke (%s); fetching it again", self.dest.name, exc)
-                await self._with_retries(lambda: self._fetch_range(start, end), f"{start}-{end}")
+                await self._fetch_part(start, end)
                 return
             await self._mark_done(start, end)
 
@@ -331,35 +334,34 @@ class Downloader:
         self, limiter: anyio.CapacityLimiter, start: int, end: int
     ) -> None:
         async with limiter:
-            await self._with_retries(lambda: self._fetch_range(start, end), f"{start}-{end}")
+            await self._fetch_part(start, end)
 
-    async def _with_retries(self, attempt: Callable[[], Awaitable[None]], what: str) -> None:
-        policy = self.config.retry_policy()
-        try:
-            await call_with_retries(
-                attempt,
-                policy=policy,
-                retryable=is_transient_storage,
-                what=f"download of {self.dest.name} [{what}]",
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StorageError(f"{self._what()} failed: {type(exc).__name__}") from exc
+    async def _fetch_part(self, start: int, end: int) -> None:
+        await self.ctx.storage_retrier.call(
+            lambda: self._fetch_range(start, end),
+            retryable=is_transient_storage,
+            what=f"download of {self.dest.name} [{start}-{end}]",
+        )
 
     async def _fetch_range(self, start: int, end: int) -> None:
         assert self.plan is not None
         headers = {"Range": f"bytes={start}-{end - 1}"}
         if self.plan.etag:
             headers["If-Match"] = self.plan.etag
-        async with self._get(headers) as response:
-            if response.status == 412:
-                await response.read()
-                raise _ObjectChanged(f"{self._what()}: the object changed", status=412)
-            if response.status != 206:
-                raise storage_error(response.status, await response.read(), self._what())
-            parsed = _content_range(response.headers.get("Content-Range"))
-            if parsed is None or parsed[:2] != (start, end) or parsed[2] != self.plan.size:
+        async with self.ctx.storage.request(
+            "GET", self.url, what=self._what(), headers=headers
+        ) as answer:
+            if answer.status == 412:
+                await answer.read()
+                raise ObjectChangedError(f"{self._what()}: the object changed", status=412)
+            if answer.status != 206:
+                raise storage_error(answer.status, await answer.read(), self._what())
+            parsed = content_range(answer.headers.get("Content-Range"))
+            if parsed is not None and parsed[2] != self.plan.size:
+                raise ObjectChangedError(f"{self._what()}: the object's size changed")
+            if parsed is None or parsed[:2] != (start, end):
                 raise IntegrityError(f"{self._what()}: storage sent another range than asked")
-            await self._stream_into(response, start, end)
+            await self._stream_into(answer, start, end)
         await self._mark_done(start, end)
 
     async def _mark_done(self, start: int, end: int) -> None:
@@ -406,7 +408,7 @@ class Downloader:
                     self._buffer[: min(len(self._buffer), target - self._hashed)]
                 )
                 if not size:
-                    raise IntegrityError(f"{self.dest.name}: the .part file shrank")
+                    raise ObjectChangedError(f"{self.dest.name}: the .part file shrank")
                 self._digest.update(self._buffer[:size])
                 self._hashed += size
             if self.config.fsync and self._hashed - self._flushed >= FLUSH_EVERY:
@@ -417,55 +419,56 @@ class Downloader:
     def _what(self) -> str:
         return f"download of {self.dest.name} from {redact_url(self.url)}"
 
-    def _get(self, headers: dict[str, str]) -> Any:
-        self.requests += 1
-        return self.session.get(self.url, headers=headers, allow_redirects=False)
-
-    def _create_part(self, size: int) -> None:
+    def _create_part(self, plan: Plan) -> None:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         with open(self.part, "wb") as handle:
-            handle.truncate(size)
+            handle.truncate(plan.size)
+        _write_sidecar(self.sidecar, plan)
 
-    async def _stream_into(self, response: aiohttp.ClientResponse, start: int, end: int) -> None:
+    async def _stream_into(self, answer: StorageResponse, start: int, end: int) -> None:
         """Write the body at [start, end); the bytes counted as done only when complete."""
         expected = end - start
-        if response.content_length is not None and response.content_length != expected:
+        if answer.content_length is not None and answer.content_length != expected:
             raise IntegrityError(
-                f"{self._what()}: Content-Length {response.content_length}, expected {expected}"
+                f"{self._what()}: Content-Length {answer.content_length}, expected {expected}"
             )
         written = 0
-        async with open_file(self.part, "r+b") as handle:
-            await handle.seek(start)
-            async for chunk in response.content.iter_chunked(self.config.chunk_size):
+        fd = await anyio.to_thread.run_sync(os.open, self.part, os.O_WRONLY)
+        try:
+            async for chunk in answer.chunks(self.config.chunk_size):
                 if written + len(chunk) > expected:
                     raise IntegrityError(f"{self._what()}: storage sent more bytes than promised")
-                await handle.write(chunk)
+                await anyio.to_thread.run_sync(_write_all, fd, chunk, start + written)
                 written += len(chunk)
                 self._written[start] = written
                 self._wake.set()
                 self._done_bytes += len(chunk)
                 self._report()
+        finally:
+            os.close(fd)
         if written != expected:
             self._done_bytes -= written
-            raise aiohttp.ClientPayloadError(f"body ended after {written} of {expected} bytes")
+            raise self.ctx.storage.mapped(
+                ConnectionResetError(f"body ended after {written} of {expected} bytes"),
+                self._what(),
+            )
 
     def _report(self) -> None:
         if self.progress is not None and self.plan is not None:
             self.progress(min(self._done_bytes, self.plan.size), self.plan.size)
 
-    def _discard(self) -> None:
+    async def _discard(self) -> None:
         self.plan = None
+        self._whole_in_first = False
         self._written.clear()
         self._digest = hashlib.md5(usedforsecurity=False)
         self._hashed = self._flushed = 0
+        await anyio.to_thread.run_sync(self._remove_partial_files)
+
+    def _remove_partial_files(self) -> None:
         for path in (self.part, self.sidecar):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-
-    async def _finish(self) -> None:
-        assert self.plan is not None
-        expected = md5_of_etag(self.plan.etag)
-        await anyio.to_thread.run_sync(self._verify_and_land, expected)
 
     def _verify_and_land(self, expected_md5: str | None) -> None:
         assert self.plan is not None
@@ -478,7 +481,8 @@ class Downloader:
         if expected_md5 is not None:
             got = self._digest.hexdigest()
             if got != expected_md5:
-                self._discard()
+                self.plan = None
+                self._remove_partial_files()
                 raise IntegrityError(
                     f"{self.dest.name}: MD5 {got} does not match ETag {expected_md5}"
                 )
@@ -496,35 +500,58 @@ class Downloader:
             self.sidecar.unlink()
 
 
-async def probe(session: aiohttp.ClientSession, url: str) -> tuple[int, str | None] | None:
-    """Size and ETag of the object behind a presigned GET URL (one byte fetched), or None when
-    there is no such object."""
-    headers = {"Range": "bytes=0-0"}
-    async with session.get(url, headers=headers, allow_redirects=False) as response:
-        body = await response.read()
-        if response.status == 404:
-            return None
-        if response.status == 416:  # an empty object
-            return 0, response.headers.get("ETag")
-        if response.status == 206:
-            parsed = _content_range(response.headers.get("Content-Range"))
-            if parsed is not None:
-                return parsed[2], response.headers.get("ETag")
-        if response.status == 200:
-            return len(body), response.headers.get("ETag")
-        raise storage_error(response.status, body, f"probe of {redact_url(url)}")
+def _write_all(fd: int, chunk: bytes, offset: int) -> None:
+    view = memoryview(chunk)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+_IN_FLIGHT: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Path]] = {}
+"""Downloads under way, by loop and destination: a second call for one destination waits for
+the first instead of writing the same `.part` file at the same time."""
 
 
 async def download_url(
-    session: aiohttp.ClientSession,
-    url: str,
+    ctx: ClientContext,
+    url: str | Callable[[], Awaitable[str]],
     dest: Path,
     *,
-    config: TransferConfig,
     refresh: Callable[[], Awaitable[str]] | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Download `url` to `dest` (resuming a `.part` left by an earlier try)."""
-    return await Downloader(
-        session, url, dest, config=config, refresh=refresh, progress=progress
-    ).run()
+    """Download `url` (or the URL `url()` gives) to `dest`, resuming a `.part` left by an
+    earlier try. A download to the same destination already under way in this process is
+    joined, not repeated."""
+    await anyio.to_thread.run_sync(check_destination, dest)
+    loop = asyncio.get_running_loop()
+    key = (loop, str(await anyio.Path(dest).absolute()))
+    running = _IN_FLIGHT.get(key)
+    if running is not None:
+        log.info("joining the download to %s already under way", dest.name)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not running.cancelled() or task is None or task.cancelling():
+                raise
+        # That download was cancelled, this one was not: carry on with it here.
+        return await download_url(ctx, url, dest, refresh=refresh, progress=progress)
+    done: asyncio.Future[Path] = loop.create_future()
+    _IN_FLIGHT[key] = done
+    try:
+        address = url if isinstance(url, str) else await url()
+        result = await Downloader(ctx, address, dest, refresh=refresh, progress=progress).run()
+    except Exception as exc:
+        done.set_exception(exc)
+        done.exception()  # retrieved: no "never retrieved" warning when nobody joined
+        raise
+    except BaseException:
+        done.cancel()
+        raise
+    else:
+        done.set_result(result)
+        return result
+    finally:
+        _IN_FLIGHT.pop(key, None)

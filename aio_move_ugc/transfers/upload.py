@@ -1,8 +1,8 @@
 """Streamed uploads to presigned PUT URLs: exact length, no Content-Type, MD5 checked against ETag.
 
-The API hands out one presigned PUT per file, so a file goes up as one part. The upload is
-written as a list of `PartTarget`s nonetheless: if the API ever offers per-part URLs
-(S3 UploadPart needs its own signature), a plan with several parts plugs in here.
+The API hands out one presigned PUT per file record, so a file goes up in one request. The
+body is read (and hashed) in a worker thread one chunk ahead of the socket; a URL that expires
+is replaced by a new file record.
 """
 
 from __future__ import annotations
@@ -13,51 +13,40 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import aiohttp
 import anyio
 
-from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
-from .._retry import call_with_retries
-from ._common import (
-    S3_SINGLE_PUT_LIMIT,
-    Progress,
-    TransferConfig,
-    is_transient_storage,
-    md5_of_etag,
-    redact_url,
-    storage_error,
-)
+from .._exceptions import IntegrityError, InvalidInputError
+from .._retry import create_with_lookup, is_transient_storage, with_fresh_urls
+from ..types._models import File
+from .config import Progress
+from .storage import S3_SINGLE_PUT_LIMIT, md5_of_etag, redact_url, storage_error
+
+if TYPE_CHECKING:
+    from .._context import ClientContext
 
 log = logging.getLogger("aio_move_ugc.transfers")
 
 VIDEO_TYPES = {".mp4": "mp4", ".mov": "mov", ".avi": "avi", ".move": "move"}
 
 
-@dataclass(frozen=True)
-class PartTarget:
-    """Where one byte range of the file goes."""
-
-    url: str
-    offset: int
-    length: int
-
-
 def check_upload_source(
     path: str | os.PathLike[str], file_type: str | None
 ) -> tuple[Path, int, str]:
     """Path, size and API file type of a file fit to upload, or a clear error (nothing sent)."""
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(f"path must be a file path, not {type(path).__name__}")
     source = Path(path)
     try:
         info = source.stat()
     except FileNotFoundError:
         raise InvalidInputError(f"no such file: {source}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "invalid path"
+        raise InvalidInputError(f"cannot read {source}: {reason}") from None
     if stat.S_ISDIR(info.st_mode):
         raise InvalidInputError(f"{source} is a directory, not a video file")
     if not stat.S_ISREG(info.st_mode):
@@ -82,114 +71,109 @@ def check_upload_source(
     return source, info.st_size, file_type
 
 
-async def _file_chunks(
-    raw: BinaryIO,
-    path: Path,
-    part: PartTarget,
-    config: TransferConfig,
-    digest: hashlib._Hash,
-    sent: list[int],
-    progress: Progress | None,
-    total: int,
-    failures: list[Exception],
-) -> AsyncGenerator[bytes, None]:
-    """The part's bytes, read and hashed in a worker thread one chunk ahead of the socket."""
-    loop = asyncio.get_running_loop()
+class FileBody:
+    """A request body that streams one file: each chunk is read and hashed in a worker thread
+    while the previous one is on the wire.
 
-    def read(size: int) -> bytes:
+    An iterator object rather than an async generator: when the request is cancelled while
+    aiohttp's writer is inside `__anext__`, nothing has to be closed under it; `aclose()` then
+    waits for the read in flight so the file can be closed safely.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        name: str,
+        length: int,
+        chunk_size: int,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        self._raw = raw
+        self._name = name
+        self.length = length
+        self._chunk_size = chunk_size
+        self._progress = progress
+        self.digest = hashlib.md5(usedforsecurity=False)
+        self.sent = 0
+        self._asked = 0
+        self.error: BaseException | None = None
+        self._pending: asyncio.Future[bytes] | None = None
+
+    def _read(self, size: int) -> bytes:
         # Reads never overlap (the next starts after this one is awaited): file order holds.
-        chunk = raw.read(size)
-        digest.update(chunk)
+        chunk = self._raw.read(size)
+        self.digest.update(chunk)
         return chunk
 
-    pending: asyncio.Future[bytes] | None = None
-    try:
-        await anyio.to_thread.run_sync(raw.seek, part.offset)
-        remaining = part.length
-        pending = loop.run_in_executor(None, read, min(config.chunk_size, remaining))
-        while pending is not None:
-            chunk = await pending
-            pending = None
-            if not chunk:
-                raise IntegrityError(f"{path.name} shrank while it was being uploaded")
-            remaining -= len(chunk)
-            if remaining > 0:
-                pending = loop.run_in_executor(None, read, min(config.chunk_size, remaining))
-            sent[0] += len(chunk)
-            if progress is not None:
-                progress(sent[0], total)
-            yield chunk
-    except Exception as exc:
-        # aiohttp reports a failing body as a connection error; keep ours to raise instead.
-        failures.append(exc)
-        raise
-    finally:
+    def _read_ahead(self) -> None:
+        size = min(self._chunk_size, self.length - self._asked)
+        if size > 0:
+            self._asked += size
+            self._pending = asyncio.get_running_loop().run_in_executor(None, self._read, size)
+
+    def __aiter__(self) -> FileBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._pending is None:
+            if self._asked >= self.length:
+                raise StopAsyncIteration
+            self._read_ahead()
+        assert self._pending is not None
+        try:
+            # Shielded: a cancelled request leaves the read to finish, and `aclose` awaits it.
+            chunk = await asyncio.shield(self._pending)
+        except Exception as exc:
+            self.error = exc
+            raise
+        self._pending = None
+        if not chunk:
+            self.error = IntegrityError(f"{self._name} shrank while it was being uploaded")
+            raise self.error
+        self._read_ahead()
+        self.sent += len(chunk)
+        if self._progress is not None:
+            self._progress(self.sent, self.length)
+        return chunk
+
+    async def aclose(self) -> None:
+        pending, self._pending = self._pending, None
         if pending is not None:
-            # The file is closed after this generator: let the read in flight end first.
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await pending
 
 
-async def put_part(
-    session: aiohttp.ClientSession,
-    path: Path,
-    part: PartTarget,
-    *,
-    config: TransferConfig,
-    progress: Progress | None = None,
-    total: int | None = None,
+async def put_file(
+    ctx: ClientContext, path: Path, size: int, url: str, *, progress: Progress | None = None
 ) -> str:
-    """PUT one part streamed from disk; return the verified ETag."""
-    digest = hashlib.md5(usedforsecurity=False)
-    sent = [0]
-    headers = {"Content-Length": str(part.length)}
-    failures: list[Exception] = []
-    where = redact_url(part.url)
-    # The file is opened here, not in the body generator, so it is closed when the request
-    # ends even if aiohttp abandons the generator half-way (a cut connection). The open runs
-    # to completion even when cancelled, so no file object is dropped unclosed.
+    """PUT the whole file to `url` once; return the MD5 the storage's ETag confirmed."""
+    where = redact_url(url)
+    what = f"upload of {path.name} to {where}"
+    # The open runs to completion even when cancelled, so no file object is dropped unclosed.
     raw = await anyio.to_thread.run_sync(open, path, "rb")
     try:
-        body = _file_chunks(
-            raw, path, part, config, digest, sent, progress, total or part.length, failures
-        )
+        body = FileBody(raw, path.name, size, ctx.transfer_config.chunk_size, progress=progress)
         try:
-            return await _send(session, part, body, headers, where, digest, sent, failures)
+            async with ctx.storage.request(
+                "PUT",
+                url,
+                what=what,
+                headers={"Content-Length": str(size)},
+                body=body,
+                body_failed=lambda: body.error,
+            ) as answer:
+                reply = await answer.read()
+                if answer.status != 200:
+                    raise storage_error(answer.status, reply, f"{what} failed")
+                etag = answer.headers.get("ETag")
         finally:
             await body.aclose()
     finally:
-        raw.close()
-
-
-async def _send(
-    session: aiohttp.ClientSession,
-    part: PartTarget,
-    body: AsyncIterator[bytes],
-    headers: dict[str, str],
-    where: str,
-    digest: Any,
-    sent: list[int],
-    failures: list[Exception],
-) -> str:
-    try:
-        async with session.put(
-            part.url,
-            data=body,
-            headers=headers,
-            skip_auto_headers=("Content-Type",),
-            allow_redirects=False,
-        ) as response:
-            answer = await response.read()
-            if response.status != 200:
-                raise storage_error(response.status, answer, f"upload to {where} failed")
-            etag = response.headers.get("ETag")
-    except aiohttp.ClientError:
-        if failures:  # the file, not the network: reading it again would not help
-            raise failures[0] from None
-        raise
-    expected = digest.hexdigest()
-    if sent[0] != part.length:
-        raise IntegrityError(f"sent {sent[0]} bytes of {part.length} to {where}")
+        await anyio.to_thread.run_sync(raw.close)
+    expected = body.digest.hexdigest()
+    if body.sent != size:
+        raise IntegrityError(f"sent {body.sent} bytes of {size} to {where}")
     got = md5_of_etag(etag)
     if got is None:
         raise IntegrityError(f"storage answered without an MD5 ETag for {where}")
@@ -199,37 +183,67 @@ async def _send(
 
 
 async def upload_file(
-    session: aiohttp.ClientSession,
+    ctx: ClientContext,
     path: Path,
     size: int,
     url: str,
     *,
-    config: TransferConfig,
-    refresh: Callable[[], Awaitable[str]],
+    refresh: Callable[[], Awaitable[str]] | None,
     progress: Progress | None = None,
 ) -> str:
-    """Upload `path` to `url`; transient failures re-stream from the start, an expired URL is
+    """Upload `path` to `url`: transient failures re-stream from the start, an expired URL is
     replaced by `refresh()`. Returns the verified hex MD5."""
-    policy = config.retry_policy()
-    refreshes = 0
-    while True:
-        part = PartTarget(url=url, offset=0, length=size)
-        try:
-            return await call_with_retries(
-                lambda part=part: put_part(  # type: ignore[misc]
-                    session, path, part, config=config, progress=progress, total=size
-                ),
-                policy=policy,
-                retryable=is_transient_storage,
-                what=f"upload of {path.name}",
-            )
-        except URLExpiredError:
-            if refreshes >= config.max_url_refreshes:
-                raise
-            refreshes += 1
-            log.info("upload URL for %s expired; asking for a fresh one", path.name)
-            url = await refresh()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StorageError(
-                f"upload of {path.name} to {redact_url(url)} failed: {type(exc).__name__}"
-            ) from exc
+
+    async def to(current: str) -> str:
+        return await ctx.storage_retrier.call(
+            lambda: put_file(ctx, path, size, current, progress=progress),
+            retryable=is_transient_storage,
+            what=f"upload of {path.name}",
+        )
+
+    return await with_fresh_urls(
+        to,
+        url,
+        refresh=refresh,
+        max_refreshes=ctx.transfer_config.max_url_refreshes,
+        what=f"the upload of {path.name}",
+    )
+
+
+async def upload_new_file(
+    ctx: ClientContext,
+    path: Path,
+    size: int,
+    *,
+    create: Callable[[], Awaitable[File]],
+    on_record: Callable[[File], Awaitable[object]] | None = None,
+    progress: Progress | None = None,
+) -> File:
+    """Create a file record with `create()` and stream `path` to its presigned URL.
+
+    When the URL expires, a new record is created and the bytes go there; `on_record(file)` is
+    awaited with each record before bytes are sent to it (to journal it). Returns the record
+    whose URL received the bytes.
+    """
+
+    async def new_record() -> File:
+        # A record that never receives bytes is never used: creating again is safe.
+        record = await create_with_lookup(create, None)
+        if not record.presigned_url:
+            raise InvalidInputError(f"file {record.id} came without an upload URL")
+        if on_record is not None:
+            await on_record(record)
+        return record
+
+    async with ctx.transfer_slots():
+        record = await new_record()
+
+        async def refresh() -> str:
+            nonlocal record
+            record = await new_record()
+            return str(record.presigned_url)
+
+        await upload_file(
+            ctx, path, size, str(record.presigned_url), refresh=refresh, progress=progress
+        )
+    return record

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from pydantic.alias_generators import to_camel
 
 
-class _CaseInsensitiveEnum(StrEnum):
+class CaseInsensitiveEnum(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> Any:
         if isinstance(value, str):
@@ -21,7 +21,7 @@ class _CaseInsensitiveEnum(StrEnum):
         return None
 
 
-class OutputType(_CaseInsensitiveEnum):
+class OutputType(CaseInsensitiveEnum):
     """What a job can produce (the schema's `OutputType`)."""
 
     ALL_BLEND = "ALL_BLEND"
@@ -42,7 +42,7 @@ class OutputType(_CaseInsensitiveEnum):
     SYNC_DATA = "SYNC_DATA"
 
 
-class SourceFormat(_CaseInsensitiveEnum):
+class SourceFormat(CaseInsensitiveEnum):
     """Format of a take's source file."""
 
     AVI = "AVI"
@@ -51,7 +51,7 @@ class SourceFormat(_CaseInsensitiveEnum):
     MP4 = "MP4"
 
 
-class JobState(_CaseInsensitiveEnum):
+class JobState(CaseInsensitiveEnum):
     """States a job or volume goes through. `CANCELLED` is checked by the service's own docs."""
 
     NOT_STARTED = "NOT_STARTED"
@@ -65,24 +65,24 @@ class JobState(_CaseInsensitiveEnum):
         return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
 
 
-class SortDirection(_CaseInsensitiveEnum):
+class SortDirection(CaseInsensitiveEnum):
     ASC = "ASC"
     DESC = "DESC"
 
 
-class AreaType(_CaseInsensitiveEnum):
+class AreaType(CaseInsensitiveEnum):
     NORMAL = "NORMAL"
     LARGE = "LARGE"
 
 
-class MocapModel(_CaseInsensitiveEnum):
+class MocapModel(CaseInsensitiveEnum):
     M1 = "M1"
     M2 = "M2"
     S1 = "S1"
     S2 = "S2"
 
 
-class TakeType(_CaseInsensitiveEnum):
+class TakeType(CaseInsensitiveEnum):
     SINGLE_CAM = "SINGLE_CAM"
     MULTI_CAM = "MULTI_CAM"
 

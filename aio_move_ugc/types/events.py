@@ -74,15 +74,3 @@ JobEvent = Annotated[
     Field(discriminator="kind"),
 ]
 """Any event about a job."""
-
-Event = Annotated[
-    JobStateChanged
-    | JobProgressed
-    | JobFinished
-    | OutputsReady
-    | JobFailed
-    | JobNotFound
-    | VolumeStateChanged,
-    Field(discriminator="kind"),
-]
-"""Any event the SDK yields."""

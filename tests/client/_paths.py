@@ -19,7 +19,7 @@ from aio_move_ugc import (
     OutcomeUnknownError,
     ValidationError,
 )
-from aio_move_ugc._graphql.operations import Operation, operation
+from aio_move_ugc._schema.operations import Operation, operation
 from aio_move_ugc.emulator import Emulator, RouteFaults
 
 from .conftest import inject_once
@@ -111,7 +111,7 @@ def broken(op: Operation) -> Operation:
 async def rejected_document(case: Case, emu: Emulator, ugc: AsyncMoveUgc) -> None:
     sent = emu.stats.graphql_requests
     with pytest.raises(ValidationError) as caught:
-        await ugc._execute(broken(operation(case.operation)), {})
+        await ugc._ctx.execute(broken(operation(case.operation)), {})
     error = caught.value
     assert error.status == 200
     assert error.operation_name == case.operation

@@ -145,9 +145,9 @@ async def test_client_update_replaces_metadata(emu: Emulator, ugc: AsyncMoveUgc)
 async def test_webhook_refused_by_the_service(emu: Emulator, ugc: AsyncMoveUgc) -> None:
     # The client checks the URL's shape; the service has rules of its own (here: the scheme
     # check runs server side too). Send through the transport to reach them.
-    from aio_move_ugc._graphql.operations import operation
+    from aio_move_ugc._schema.operations import operation
 
     variables = {"uid": "h", "url": "ftp://files.test/", "events": ["x"]}
     with pytest.raises(BadRequestError, match="http"):
-        await ugc._execute(operation("UpsertWebhookEndpoint"), variables)
+        await ugc._ctx.execute(operation("UpsertWebhookEndpoint"), variables)
     assert emu.state.webhooks == {}

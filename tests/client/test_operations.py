@@ -8,8 +8,8 @@ import pytest
 from graphql import DocumentNode, OperationDefinitionNode, OperationType, parse, validate
 
 from aio_move_ugc import AsyncMoveUgc
-from aio_move_ugc._graphql import load_schema
-from aio_move_ugc._graphql.operations import (
+from aio_move_ugc._schema import load_schema
+from aio_move_ugc._schema.operations import (
     SPECS,
     Operation,
     all_documents,
@@ -107,7 +107,7 @@ async def test_job_batch_fetches_many_jobs_in_one_request(emu: Emulator, ugc: As
     jobs = [await ugc.jobs.create_singlecam(take.id) for _ in range(3)]
     ids = [job.id for job in jobs]
     requests = emu.stats.graphql_requests
-    data = await ugc._execute(job_batch(ids), {f"j{i}": job_id for i, job_id in enumerate(ids)})
+    data = await ugc._ctx.execute(job_batch(ids), {f"j{i}": job_id for i, job_id in enumerate(ids)})
     assert emu.stats.graphql_requests - requests == 1
     assert [data[f"j{i}"]["id"] for i in range(3)] == ids
     assert emu.stats.root_fields["getJob"] == 3

@@ -22,7 +22,7 @@ from aio_move_ugc import (
     Timeout,
     ValidationError,
 )
-from aio_move_ugc._graphql.operations import operation
+from aio_move_ugc._schema.operations import operation
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from tests.conftest import FAST
 
@@ -94,7 +94,9 @@ async def test_the_key_shows_nowhere(
         # Refused key, missing things, rejected documents, bad input.
         await expect(AuthenticationError, wrong.jobs.retrieve(job.id))
         await expect(NotFoundError, ugc.jobs.retrieve("job-00000000-0000-4000-8000-000000000000"))
-        await expect(ValidationError, ugc._execute(broken(operation("GetJob")), {"jobId": job.id}))
+        await expect(
+            ValidationError, ugc._ctx.execute(broken(operation("GetJob")), {"jobId": job.id})
+        )
         await expect(InvalidInputError, ugc.jobs.retrieve("take-1"))
         # Faults: retried 503s, a cut answer of a create, an unreachable host, a slow answer.
         inject_once(emu, "503")
@@ -107,8 +109,8 @@ async def test_the_key_shows_nowhere(
         await expect(APIConnectionError, hasty.rigs.list())
         emu.set_faults("graphql", None)
         await expect(APIConnectionError, nowhere.files.create("mp4"))
-        shown += [ugc, wrong, nowhere, hasty, ugc._transport, ugc.retry, ugc.timeout]
-        shown += [vars(ugc), vars(ugc._transport)]
+        shown += [ugc, wrong, nowhere, hasty, ugc._ctx.transport, ugc.retry, ugc.timeout]
+        shown += [vars(ugc), vars(ugc._ctx.transport)]
     # Configuration mistakes that involve a key.
     for bad in (KEY[:10], f"{KEY} ", f"{KEY}\n"):
         with pytest.raises(MoveUgcError) as caught:

@@ -30,7 +30,7 @@ from aio_move_ugc import (
     RetryPolicy,
     Timeout,
 )
-from aio_move_ugc._graphql.operations import job_batch
+from aio_move_ugc._schema.operations import job_batch
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from tests.conftest import FAST
 
@@ -100,7 +100,7 @@ async def test_one_missing_job_of_a_batch(emu: Emulator, ugc: AsyncMoveUgc) -> N
     job = await _a_job(ugc)
     missing = "job-00000000-0000-4000-8000-000000000000"
     with pytest.raises(NotFoundError) as caught:
-        await ugc._execute(job_batch([job.id, missing]), {"j0": job.id, "j1": missing})
+        await ugc._ctx.execute(job_batch([job.id, missing]), {"j0": job.id, "j1": missing})
     error = caught.value
     assert error.errors[0]["path"] == ["j1"]
     assert error.data is None, "getJob is non-null in the schema: one miss voids the batch"
@@ -454,7 +454,7 @@ async def test_partial_data_is_kept_with_the_errors(
     errors = [{"errorType": "MoveNotFoundError", "message": "gone", "path": ["j1"]}]
     canned.answer(200, {"data": partial, "errors": errors})
     with pytest.raises(NotFoundError) as caught:
-        await ugc._execute(job_batch(["job-1", "job-2"]), {"j0": "job-1", "j1": "job-2"})
+        await ugc._ctx.execute(job_batch(["job-1", "job-2"]), {"j0": "job-1", "j1": "job-2"})
     assert caught.value.data == partial
     assert caught.value.errors == errors
 

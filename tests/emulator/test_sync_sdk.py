@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     from move_ugc.schemas.sync_method import ClapWindowInput, SyncMethodInput
     from move_ugc.schemas.volume import AreaType
 
-from aio_move_ugc._graphql import load_schema
+from aio_move_ugc._schema import load_schema
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.emulator._api import output_content
 

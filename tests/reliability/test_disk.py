@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aio_move_ugc import AsyncMoveUgc
+from aio_move_ugc import AsyncMoveUgc, InvalidInputError
 from aio_move_ugc.emulator import Emulator
 
 
@@ -69,12 +69,16 @@ async def test_full_disk_is_a_clear_error_and_leaves_nothing(
     assert os.listdir(full_disk) == []  # no file, no .part, no sidecar
 
 
-async def test_read_only_destination_is_a_clear_error_and_leaves_nothing(
+async def test_read_only_destination_is_refused_before_any_request(
     emulator: Emulator, tmp_path: Path, read_only: Path
 ) -> None:
     async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
         file_id = await _uploaded(emulator, ugc, tmp_path, 200_000)
-        with pytest.raises(OSError, match="Read-only") as caught:
+        sent = ugc.requests_sent
+        with pytest.raises(InvalidInputError, match="not writable"):
             await ugc.files.download(file_id, read_only / "out.mp4")
-    assert caught.value.errno == errno.EROFS
+        with pytest.raises(InvalidInputError, match="not writable"):
+            await ugc.files.download(file_id, read_only / "deeper" / "out.mp4")
+        assert ugc.requests_sent == sent  # not even the file's URL was asked for
+    assert emulator.stats.storage_count("GET") == 0
     assert os.listdir(read_only) == []

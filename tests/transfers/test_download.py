@@ -21,7 +21,6 @@ from aio_move_ugc import (
 )
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.transfers import TransferConfig, part_paths, upload_file
-from aio_move_ugc.transfers._common import new_storage_session
 
 from .conftest import (
     MakeClient,
@@ -394,12 +393,8 @@ async def test_tampered_upload_url_is_a_typed_error_without_secrets(
         refreshed.append(True)
         return bad
 
-    config = TransferConfig()
-    async with new_storage_session(config) as session:
-        with pytest.raises(StorageError) as caught:
-            await upload_file(
-                session, source, source.stat().st_size, bad, config=config, refresh=refresh
-            )
+    with pytest.raises(StorageError) as caught:
+        await upload_file(ugc._ctx, source, source.stat().st_size, bad, refresh=refresh)
 
     error = caught.value
     assert (error.status, error.code) == (403, "SignatureDoesNotMatch")

@@ -1,0 +1,92 @@
+"""The narrow surface every layer above the client receives instead of the client itself.
+
+Resources, the polling engine, transfers and bulk get a `ClientContext`: run an operation,
+the storage wire, the transfer slots, the configuration and the rate budget. Nothing else of
+the client is reachable from them, and the context imports none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+from pydantic import SecretStr
+
+from ._clock import Clock
+from ._exceptions import ClientClosedError
+from ._ratelimit import RateBudget
+from ._retry import Retrier, RetryPolicy
+from ._schema.operations import Operation, operation
+from ._transport import GraphQLTransport, Timeout
+from .transfers.config import TransferConfig
+from .transfers.storage import StorageWire
+
+
+class ClientContext:
+    """What one `AsyncMoveUgc` shares with its resources, watchers, transfers and bulk runs."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        api_key: SecretStr,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        rate_budget: RateBudget | None,
+        connection_limit: int,
+        transfer_config: TransferConfig,
+        clock: Clock,
+    ) -> None:
+        self.clock = clock
+        self.retry = retry
+        self.rate_budget = rate_budget
+        self.transfer_config = transfer_config
+        self.transport = GraphQLTransport(
+            endpoint_url=endpoint_url,
+            api_key=api_key,
+            timeout=timeout,
+            retrier=Retrier(retry, sleep=clock.sleep),
+            budget=rate_budget,
+            connection_limit=connection_limit,
+            closed=self.is_closed,
+        )
+        self.storage = StorageWire(transfer_config, closed=self.is_closed)
+        self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)
+        self._slots: dict[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def ensure_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("this AsyncMoveUgc client is closed; create a new one")
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self.transport.aclose()
+        await self.storage.aclose()
+
+    # ------------------------------------------------------------ requests
+    async def execute(self, op: Operation, variables: dict[str, Any] | None = None) -> Any:
+        """Send one GraphQL operation (retried, budgeted) and return its data."""
+        self.ensure_open()
+        return await self.transport.execute(op, variables)
+
+    async def execute_named(self, name: str, variables: dict[str, Any] | None = None) -> Any:
+        return await self.execute(operation(name), variables)
+
+    def transfer_slots(self) -> anyio.CapacityLimiter:
+        """The bound on files moving at once through this client (uploads and downloads),
+        one per event loop: a limiter belongs to the loop it was made in."""
+        self.ensure_open()
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            # Limiters of loops that have ended are dropped with them.
+            self._slots = {k: v for k, v in self._slots.items() if not k.is_closed()}
+            slots = anyio.CapacityLimiter(self.transfer_config.max_concurrent_transfers)
+            self._slots[loop] = slots
+        return slots

@@ -1,0 +1,34 @@
+"""Keeping secrets out of what we print, log and raise: presigned URLs lose their query."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """A presigned URL without its query (which holds the signature and the token)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<unparseable url>"
+    host = parts.hostname or ""
+    if port:
+        host = f"{host}:{port}"
+    return urlunsplit((parts.scheme, host, parts.path, "<redacted>" if parts.query else "", ""))
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """`value` (an API answer) with every URL's query redacted, to keep on an error."""
+    if depth > 64:
+        return None
+    if isinstance(value, str):
+        if value.startswith(("http://", "https://")) and "?" in value:
+            return redact_url(value)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, depth + 1) for v in value]
+    return value

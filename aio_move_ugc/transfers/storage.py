@@ -1,0 +1,211 @@
+"""The storage boundary: every request to a presigned URL goes through here, and every aiohttp
+or socket error on that wire becomes one of our errors here (and nowhere else).
+
+Errors raised here never carry the URL's query (signature, token) and never chain to the
+aiohttp exception that holds it: the original is dropped, its class name kept in the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from .._exceptions import (
+    ClientClosedError,
+    MoveUgcError,
+    StorageConnectionError,
+    StorageError,
+    URLExpiredError,
+)
+from .._redact import redact_url
+from .config import TransferConfig
+
+__all__ = ["StorageWire", "content_range", "md5_of_etag", "redact_url", "storage_error"]
+
+S3_SINGLE_PUT_LIMIT = 5 * 1000**3
+MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+NETWORK_ERRORS = (aiohttp.ClientError, ConnectionError, TimeoutError)
+
+
+def md5_of_etag(etag: str | None) -> str | None:
+    """The hex MD5 an ETag stands for, when it is a single-PUT ETag (multipart ETags are not)."""
+    if not etag:
+        return None
+    match = MD5_ETAG.match(etag.strip())
+    return match.group(1).lower() if match else None
+
+
+def _xml_field(body: bytes, name: str) -> str | None:
+    match = re.search(rf"<{name}>(.*?)</{name}>".encode(), body[:65536], re.DOTALL)
+    return match.group(1).decode("utf-8", "replace").strip()[:300] if match else None
+
+
+def storage_error(status: int, body: bytes, what: str) -> StorageError:
+    """The S3 error answer as one of our errors (the body's Code and Message, never the URL)."""
+    code = _xml_field(body, "Code")
+    message = _xml_field(body, "Message") or f"HTTP {status}"
+    if 300 <= status < 400:
+        return StorageError(f"{what}: redirected elsewhere; not followed", status=status, code=code)
+    if status == 403 and code == "AccessDenied" and "expired" in message.lower():
+        return URLExpiredError(f"{what}: {message}", status=status, code=code)
+    return StorageError(f"{what}: {message}", status=status, code=code)
+
+
+class StorageResponse:
+    """An answer from storage whose body reads map wire errors like the request did."""
+
+    def __init__(self, raw: aiohttp.ClientResponse, wire: StorageWire, what: str) -> None:
+        self._raw = raw
+        self._wire = wire
+        self._what = what
+        self.status = raw.status
+        self.headers = raw.headers
+        self.content_length = raw.content_length
+
+    async def read(self) -> bytes:
+        error: MoveUgcError | None = None
+        try:
+            return await self._raw.read()
+        except NETWORK_ERRORS as exc:
+            error = self._wire.mapped(exc, self._what)
+        raise error
+
+    async def chunks(self, size: int) -> AsyncIterator[bytes]:
+        """The body, at most `size` bytes at a time."""
+        while chunk := await self._read_some(size):
+            yield chunk
+
+    async def _read_some(self, size: int) -> bytes:
+        error: MoveUgcError | None = None
+        try:
+            return await self._raw.content.read(size)
+        except NETWORK_ERRORS as exc:
+            error = self._wire.mapped(exc, self._what)
+        raise error
+
+    def release(self) -> None:
+        self._raw.release()
+
+
+class StorageWire:
+    """Requests to presigned URLs over a session of their own (no API key, no Content-Type, no
+    proxies), one session per event loop."""
+
+    def __init__(self, config: TransferConfig, *, closed: Callable[[], bool]) -> None:
+        self.config = config
+        self._closed = closed
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed():
+            raise ClientClosedError("the client was closed while this transfer was under way")
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not loop:
+            # The session belongs to a loop that has ended (or another loop); it cannot be
+            # used or closed from here, so it is left to that loop and a new one made.
+            self._session = None
+        if self._session is None:
+            config = self.config
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=config.connection_limit),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
+                ),
+                read_bufsize=config.read_bufsize,
+                auto_decompress=False,
+                trust_env=False,
+                skip_auto_headers=("Content-Type",),
+            )
+            self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:  # pragma: no cover - aclose is always awaited
+                running = None
+            if running is self._loop:
+                await session.close()
+
+    def mapped(self, exc: BaseException, what: str) -> MoveUgcError:
+        """The error a wire failure stands for (no chain back to `exc`: it may hold the URL)."""
+        if self._closed():
+            return ClientClosedError(f"the client was closed during the {what}")
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return StorageConnectionError(f"{what} failed: timed out connecting to storage")
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return StorageConnectionError(f"{what} failed: storage stalled (no bytes in time)")
+        return StorageConnectionError(f"{what} failed: {type(exc).__name__}")
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: dict[str, str] | None = None,
+        body: AsyncIterable[bytes] | None = None,
+        body_failed: Callable[[], BaseException | None] | None = None,
+    ) -> AsyncIterator[StorageResponse]:
+        """One request; `body_failed()` names a local failure (reading the file) that aiohttp
+        reported as a connection error, so that failure is raised instead."""
+        error: BaseException | None = None
+        raw: aiohttp.ClientResponse | None = None
+        try:
+            raw = await self._get_session().request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                skip_auto_headers=("Content-Type",),
+                allow_redirects=False,
+            )
+        except (*NETWORK_ERRORS, RuntimeError) as exc:
+            local = body_failed() if body_failed is not None else None
+            if isinstance(exc, RuntimeError) and not self._closed():
+                raise
+            error = local if local is not None else self.mapped(exc, what)
+        if error is not None:
+            raise error
+        assert raw is not None
+        try:
+            yield StorageResponse(raw, self, what)
+        finally:
+            raw.release()
+
+    async def probe(self, url: str, *, what: str) -> tuple[int, str | None] | None:
+        """Size and ETag of the object behind a presigned GET URL (one byte fetched), or None
+        when there is no such object."""
+        async with self.request("GET", url, what=what, headers={"Range": "bytes=0-0"}) as answer:
+            body = await answer.read()
+            if answer.status == 404:
+                return None
+            if answer.status == 416:  # an empty object
+                return 0, answer.headers.get("ETag")
+            if answer.status == 206:
+                parsed = content_range(answer.headers.get("Content-Range"))
+                if parsed is not None:
+                    return parsed[2], answer.headers.get("ETag")
+            if answer.status == 200:
+                return len(body), answer.headers.get("ETag")
+            raise storage_error(answer.status, body, what)
+
+
+def content_range(header: str | None) -> tuple[int, int, int] | None:
+    """`bytes a-b/total` → (a, b + 1, total)."""
+    if not header or not header.startswith("bytes "):
+        return None
+    try:
+        span, total = header[6:].split("/")
+        first, last = span.split("-")
+        return int(first), int(last) + 1, int(total)
+    except ValueError:
+        return None

@@ -1,0 +1,259 @@
+"""One polling engine under every loop that polls: `jobs.watch`, `jobs.watch_many`, `jobs.wait`,
+`volumes.wait` and bulk runs meet the same injected polling faults and behave the same way.
+
+Time is the emulator's: the client is given a clock whose `sleep` moves the emulator's clock
+forward (and lets a test act between rounds), so no test waits for a job in real time and
+every count below is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from aio_move_ugc import (
+    APIStatusError,
+    AsyncMoveUgc,
+    BulkItem,
+    CameraSettings,
+    JobState,
+    OutputType,
+    PollPolicy,
+    RetryPolicy,
+    SourceFormat,
+    SourceIn,
+)
+from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+
+from .conftest import FAST
+
+FAILING = RouteFaults(rate_500=1.0)
+MAX_FAILURES = PollPolicy().max_failures
+
+
+@dataclass
+class EmulatorClock:
+    """The client's clock made of the emulator's: sleeping moves the server's time, and
+    `between_rounds` hooks run at each sleep (a test's way to act between polling rounds)."""
+
+    emu: Emulator
+    sleeps: list[float] = field(default_factory=list)
+    between_rounds: list[Callable[[int], None]] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.emu.clock.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.emu.advance(seconds)
+        for hook in self.between_rounds:
+            hook(len(self.sleeps))
+        await anyio.lowlevel.checkpoint()
+
+
+@dataclass
+class Env:
+    emu: Emulator
+    ugc: AsyncMoveUgc
+    clock: EmulatorClock
+    tmp: Path
+
+    def polls(self) -> int:
+        ops = self.emu.stats.operations
+        return ops.get("GetJobs", 0) + ops.get("GetVolumes", 0)
+
+    def fail_polling_from_now(self, rounds: int | None = None) -> None:
+        """Every GraphQL request fails from now on, or only for the next `rounds` rounds."""
+        self.emu.set_faults("graphql", FAILING)
+        if rounds is not None:
+
+            def heal(sleeps: int) -> None:
+                if sleeps == rounds:
+                    self.emu.set_faults("graphql", None)
+
+            start = len(self.clock.sleeps)
+            self.clock.between_rounds.append(lambda n: heal(n - start))
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    config = replace(FAST, job_queue_delay=2.0, job_duration=30.0, volume_duration=20.0)
+    async with Emulator(config) as emu:
+        clock = EmulatorClock(emu)
+        ugc = AsyncMoveUgc(
+            emu.api_key,
+            endpoint_url=emu.endpoint_url,
+            retry=RetryPolicy(max_retries=0),
+            clock=clock,
+        )
+        async with ugc:
+            yield Env(emu, ugc, clock, tmp_path)
+
+
+async def _job(env: Env) -> str:
+    video = env.tmp / "take.mp4"
+    video.write_bytes(os.urandom(4096))
+    file = await env.ugc.files.upload(video)
+    take = await env.ugc.takes.create_singlecam(
+        [SourceIn(device_label="cam", file_id=file.id, format=SourceFormat.MP4)]
+    )
+    job = await env.ugc.jobs.create_singlecam(take.id, outputs=[OutputType.MAIN_FBX])
+    return job.id
+
+
+async def _volume(env: Env) -> str:
+    sources = []
+    for i in range(2):
+        video = env.tmp / f"cam{i}.mp4"
+        video.write_bytes(os.urandom(4096))
+        file = await env.ugc.files.upload(video)
+        sources.append(
+            SourceIn(
+                device_label=f"cam{i}",
+                file_id=file.id,
+                format=SourceFormat.MP4,
+                camera_settings=CameraSettings(lens="goprohero10-2-7k"),
+            )
+        )
+    volume = await env.ugc.volumes.create_human_volume(
+        sources, human_height=1.8, area_type="NORMAL"
+    )
+    return volume.id
+
+
+Arm = Callable[[], None]
+"""Starts the polling faults: called just before polling starts."""
+
+
+async def _watch(env: Env, job_id: str, arm: Arm) -> Any:
+    arm()
+    return [event async for event in env.ugc.jobs.watch(job_id)][-1].job
+
+
+async def _watch_many(env: Env, job_id: str, arm: Arm) -> Any:
+    arm()
+    return [event async for event in env.ugc.jobs.watch_many([job_id])][-1].job
+
+
+async def _wait(env: Env, job_id: str, arm: Arm) -> Any:
+    arm()
+    return await env.ugc.jobs.wait(job_id)
+
+
+async def _wait_volume(env: Env, volume_id: str, arm: Arm) -> Any:
+    arm()
+    return await env.ugc.volumes.wait(volume_id)
+
+
+async def _bulk_setup(env: Env) -> str:
+    video = env.tmp / "bulk.mp4"
+    video.write_bytes(os.urandom(4096))
+    return str(video)
+
+
+async def _bulk(env: Env, video: str, arm: Arm) -> Any:
+    def on_stage(item: BulkItem, stage: str) -> None:
+        if stage == "job_created":  # bulk polls once its job exists
+            arm()
+
+    results = [
+        r
+        async for r in env.ugc.bulk.run(
+            [BulkItem(Path(video))],
+            dest=env.tmp / "out",
+            outputs=[OutputType.MAIN_FBX],
+            on_stage=on_stage,
+        )
+    ]
+    (result,) = results
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+Follow = Callable[[Env, str, Arm], Awaitable[Any]]
+SURFACES: dict[str, tuple[Callable[[Env], Awaitable[str]], Follow]] = {
+    "jobs.watch": (_job, _watch),
+    "jobs.watch_many": (_job, _watch_many),
+    "jobs.wait": (_job, _wait),
+    "volumes.wait": (_volume, _wait_volume),
+    "bulk.run": (_bulk_setup, _bulk),
+}
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_polling_that_keeps_failing_gives_up_after_the_same_number_of_rounds(
+    env: Env, surface: str
+) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    before = env.polls()
+
+    with pytest.raises(APIStatusError) as caught:
+        await follow(env, target, env.fail_polling_from_now)
+
+    assert caught.value.status == 500
+    # Every request since the faults started was a polling round, and each one failed.
+    assert env.emu.stats.faults["graphql 500"] == MAX_FAILURES
+    assert env.polls() == before
+    # Between failed rounds the engine paused as between any rounds: never a hot loop.
+    assert len(env.clock.sleeps) >= MAX_FAILURES - 1
+    assert min(env.clock.sleeps[-(MAX_FAILURES - 1) :]) >= PollPolicy().interval
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_polling_survives_failing_rounds_short_of_the_limit(env: Env, surface: str) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+
+    outcome = await follow(env, target, lambda: env.fail_polling_from_now(MAX_FAILURES - 1))
+
+    assert env.emu.stats.faults["graphql 500"] == MAX_FAILURES - 1
+    if surface == "bulk.run":
+        assert outcome.ok
+        assert set(outcome.outputs) == {OutputType.MAIN_FBX}
+    else:
+        state = outcome.state if surface == "volumes.wait" else outcome.current_state
+        assert state == JobState.FINISHED
+
+
+async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
+    tmp_path: Path,
+) -> None:
+    config = EmulatorConfig(job_queue_delay=10.0, job_duration=600.0, output_lag=5.0)
+    async with Emulator(config) as emu:
+        clock = EmulatorClock(emu)
+        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock) as ugc:
+            env = Env(emu, ugc, clock, tmp_path)
+            job_id = await _job(env)
+            before = emu.stats.operations.get("GetJobs", 0)
+            job = await ugc.jobs.wait(job_id)
+            polls = emu.stats.operations.get("GetJobs", 0) - before
+
+    assert job.outputs_ready
+    assert polls <= 30, polls
+    assert sum(clock.sleeps) >= 610, "the job took its ten minutes of emulated time"
+    # Progress changed at every poll, yet the pause kept growing to its ceiling.
+    assert max(clock.sleeps) == PollPolicy().max_interval
+
+
+async def test_a_stated_plan_paces_polling_to_half_its_rate(tmp_path: Path) -> None:
+    config = EmulatorConfig(job_queue_delay=10.0, job_duration=600.0, output_lag=5.0)
+    async with Emulator(config) as emu:
+        clock = EmulatorClock(emu)
+        ugc = AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock, rate_limit=100)
+        async with ugc:
+            job_id = await _job(Env(emu, ugc, clock, tmp_path))
+            await ugc.jobs.wait(job_id)
+
+    # 100 requests an hour leave polling one request every 72 s.
+    assert min(clock.sleeps) >= 2 * 3600 / 100
+    assert math.isclose(min(clock.sleeps), 72.0)
