@@ -109,21 +109,22 @@ class WebhookDispatcher:
             self._emit("completed", job, "FINISHED")
 
     def _emit(self, kind: str, job: JobRecord, state: str) -> None:
+        now = iso(self._clock.now())  # one moment for the event, whatever its spelling
         for endpoint in list(self._state.webhooks.values()):
             event = event_name_for(endpoint, kind)
             if event is None:
                 continue
-            body = self._body(event, job, state)
+            body = self._body(event, job, state, now)
             # Named after the documented spelling whatever is sent: ids stay those of before.
             msg_id = message_id(job.id, EVENT_PREFIXES[0] + kind, endpoint.uid)
             self._spawn(self._deliver(endpoint.url, endpoint.secret, msg_id, body))
 
-    def _body(self, event: str, job: JobRecord, state: str) -> bytes:
+    def _body(self, event: str, job: JobRecord, state: str, timestamp: str) -> bytes:
         take = self._state.takes.get(job.take_id)
         mode = self._config.variants.missing_metadata
         payload = {
             "event_name": event,
-            "timestamp": iso(self._clock.now()),
+            "timestamp": timestamp,
             "detail": {
                 "client_id": self._state.client.id,
                 "event_attributes": {
