@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, get_args
 
 import aiohttp
@@ -424,3 +425,19 @@ async def test_given_metadata_reads_back_as_given_in_every_mode(
         assert file["metadata"] == '{"a":1}'
         assert job["createSingleCamJob"]["metadata"] == '{"b":2}'
         assert client["updateClient"]["metadata"] == "[]"
+
+
+def test_the_assumptions_page_names_every_variant_value_and_invented_limit() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "emulator-assumptions.md").read_text()
+    for name in VARIANTS:
+        assert f"| `{name}` |" in page, name
+    for values in (
+        get_args(OutputLabels),
+        get_args(Readiness),
+        get_args(Throttling),
+        get_args(MissingMetadata),
+    ):
+        for value in values:
+            assert f"`{value}`" in page, value
+    for limit in INVENTED_LIMITS:
+        assert f"`{limit.name}`" in page, limit.name
