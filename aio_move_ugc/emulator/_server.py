@@ -29,6 +29,7 @@ from graphql import (
     validate,
 )
 
+from .._exceptions import ConfigurationError
 from .._graphql import load_schema
 from ._api import Api, AppSyncError
 from ._config import EmulatorConfig, RouteFaults, Variants
@@ -191,6 +192,8 @@ class Emulator:
     ) -> None:
         base = config or EmulatorConfig()
         self.config = replace(base, **overrides) if overrides else base
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"port must be 0 (any free port) to 65535, got {port!r}")
         self.host = host
         self.port = port
         self._root = root

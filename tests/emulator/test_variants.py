@@ -441,3 +441,11 @@ def test_the_assumptions_page_names_every_variant_value_and_invented_limit() -> 
             assert f"`{value}`" in page, value
     for limit in INVENTED_LIMITS:
         assert f"`{limit.name}`" in page, limit.name
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_the_emulator_refuses_a_port_out_of_range(port: int) -> None:
+    from aio_move_ugc import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="port"):
+        Emulator(port=port)
