@@ -256,7 +256,7 @@ class Api:
                 file = self.state.files[file_id]
                 if file.listed_at is not None and now < file.listed_at:
                     continue
-                label = output_label(labels, output_type)
+                label = output_label(labels, output_type, file.type)
                 views.append({"format": label, "key": label, "file": self.file_view(file)})
             return views
 

@@ -225,10 +225,13 @@ def shown_metadata(mode: str, kind: str, value: str | None) -> str | None:
     return None
 
 
-def output_label(labels: str, output_type: str) -> str:
-    """An output's `format` and `key` under `Variants.output_labels` == `labels`."""
+def output_label(labels: str, output_type: str, extension: str) -> str:
+    """An output's `format` and `key` under `Variants.output_labels` == `labels`.
+
+    `extension` is the type of the output's file (what `OUTPUT_FILE_TYPES` gives it).
+    """
     if labels == "lower":
         return output_type.lower()
     if labels == "extension":
-        return OUTPUT_FILE_TYPES[output_type]
+        return extension
     return output_type
