@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._state import IdFactory, JobRecord, State, WebhookEndpointRecord, iso, shown_metadata
+from ._state import (
+    OUTPUT_FILE_TYPES,
+    IdFactory,
+    JobRecord,
+    State,
+    WebhookEndpointRecord,
+    iso,
+    output_label,
+    shown_metadata,
+)
 
 if TYPE_CHECKING:
     from ._config import EmulatorConfig
@@ -122,6 +131,7 @@ class WebhookDispatcher:
     def _body(self, event: str, job: JobRecord, state: str, timestamp: str) -> bytes:
         take = self._state.takes.get(job.take_id)
         mode = self._config.variants.missing_metadata
+        labels = self._config.variants.output_labels
         payload = {
             "event_name": event,
             "timestamp": timestamp,
@@ -138,7 +148,10 @@ class WebhookDispatcher:
                             "state": state,
                             "percentageComplete": 100 if state == "FINISHED" else 0,
                         },
-                        "outputs": list(job.outputs),
+                        "outputs": [
+                            output_label(labels, t, OUTPUT_FILE_TYPES.get(t, "bin"))
+                            for t in job.outputs
+                        ],
                     },
                     "take": {
                         "id": job.take_id,

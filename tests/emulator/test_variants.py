@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import fields
 from pathlib import Path
@@ -24,8 +25,9 @@ from aio_move_ugc.emulator import (
     _limits,
 )
 
-from .conftest import EmulatorFactory, GraphQLClient
+from .conftest import EmulatorFactory, GraphQLClient, Receiver
 from .test_graphql import CREATE_VOLUME, multicam_sources
+from .test_webhooks_delivery import subscribe
 
 QUEUE, DURATION, LAG = 10.0, 100.0, 40.0
 """Slow timings: the tests move the emulator's clock instead of waiting."""
@@ -449,3 +451,40 @@ def test_the_emulator_refuses_a_port_out_of_range(port: int) -> None:
 
     with pytest.raises(ConfigurationError, match="port"):
         Emulator(port=port)
+
+
+@pytest.mark.parametrize(
+    ("variants", "outputs", "job_metadata", "take_metadata"),
+    [
+        (Variants(), ["MAIN_FBX", "RENDER_VIDEO"], "{}", None),
+        (
+            Variants(output_labels="lower", missing_metadata="null"),
+            ["main_fbx", "render_video"],
+            None,
+            None,
+        ),
+        (
+            Variants(output_labels="extension", missing_metadata="empty_json"),
+            ["fbx", "mp4"],
+            "{}",
+            "{}",
+        ),
+    ],
+)
+async def test_webhook_deliveries_follow_the_variant(
+    make_emulator: EmulatorFactory,
+    session: aiohttp.ClientSession,
+    variants: Variants,
+    outputs: list[str],
+    job_metadata: str | None,
+    take_metadata: str | None,
+) -> None:
+    async with Receiver() as receiver, make_emulator(variants=variants) as emu:
+        gql = GraphQLClient(session, emu)
+        await subscribe(gql, receiver.url, ["ugc.job.state.completed"])
+        await gql.singlecam_job(outputs=["MAIN_FBX", "RENDER_VIDEO"])
+        [(_, body)] = await receiver.wait_for(1)
+        attributes = json.loads(body)["detail"]["event_attributes"]
+        assert attributes["job"]["outputs"] == outputs
+        assert attributes["job"]["metadata"] == job_metadata
+        assert attributes["take"]["metadata"] == take_metadata
