@@ -563,7 +563,8 @@ def add_emulator_arguments(commands: Any) -> None:
         default="default",
         metavar="NAME",
         help="a named variant of the hosted service's unobserved behaviours "
-        "(see docs/emulator-assumptions.md); the flags below change single axes of it",
+        "(see docs/emulator-assumptions.md; an unknown name lists the known ones); "
+        "the flags below change single axes of it",
     )
     for axis, values in EMULATOR_VARIANT_AXES.items():
         emulator.add_argument(f"--{axis.replace('_', '-')}", choices=values, default=None)
