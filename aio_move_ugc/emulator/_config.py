@@ -161,7 +161,8 @@ class RouteFaults:
     """
 
     rate_429: float = 0.0
-    """Probability that a request is throttled (answered as `Variants.throttling` says)."""
+    """Probability that a request is throttled: on "graphql" answered as `Variants.throttling`
+    says, on storage as S3 throttles (503 SlowDown)."""
     rate_500: float = 0.0
     rate_503: float = 0.0
     reset_rate: float = 0.0
