@@ -17,6 +17,9 @@ async with AsyncMoveUgc() as ugc, WebhookReceiver(host="0.0.0.0", port=8080) as 
 
 What webhooks can see, and what they cannot:
 
+- Event names come in two spellings, `ugc.job.state.<kind>` (documented) and
+  `job.state.<kind>` (also seen); both are understood everywhere. `register()` subscribes to
+  the documented `ugc.job.state.completed` and `ugc.job.state.failed` unless told otherwise.
 - State changes only: started (`JobStateChanged` to RUNNING), completed (`JobFinished`) and
   failed (`JobFailed`). No progress percentage (`JobProgressed` only comes from polling) and
   no output readiness: outputs may still lack download URLs when the completed event arrives,
@@ -27,7 +30,8 @@ What webhooks can see, and what they cannot:
   started event). The receiver drops repeats of an `svix-id` it has seen recently; ordering
   is up to the consumer: treat each event as "this happened at `event.at`", not as the
   next step of a sequence.
-- A delivery that fails verification never reaches the consumer; a missed delivery is never
+- A delivery that fails verification, whatever is wrong with it (headers, signature, time,
+  body), is answered 400 and never reaches the consumer; a missed delivery is never
   noticed by a receiver. Whoever must not miss a result polls as well (`ugc.jobs.wait`).
 """
 
@@ -59,21 +63,28 @@ if TYPE_CHECKING:
     from ._client import AsyncMoveUgc
 
 __all__ = [
+    "DEFAULT_EVENTS",
     "EVENT_COMPLETED",
     "EVENT_FAILED",
+    "EVENT_PREFIXES",
     "EVENT_STARTED",
     "MAX_BODY_SIZE",
     "WebhookReceiver",
+    "event_kind",
     "parse_event",
     "verify",
 ]
 
 log = logging.getLogger("aio_move_ugc.webhooks")
 
+EVENT_PREFIXES = ("ugc.job.state.", "job.state.")
+"""The two spellings of job event names seen in the published material, documented one first."""
 EVENT_STARTED = "ugc.job.state.started"
 EVENT_COMPLETED = "ugc.job.state.completed"
 EVENT_FAILED = "ugc.job.state.failed"
-JOB_EVENTS = (EVENT_STARTED, EVENT_COMPLETED, EVENT_FAILED)
+DEFAULT_EVENTS = (EVENT_COMPLETED, EVENT_FAILED)
+"""What `WebhookReceiver.register` subscribes to by default: the documented end-of-job events."""
+_KINDS = ("started", "completed", "failed")
 
 MAX_BODY_SIZE = 1024 * 1024
 """Deliveries larger than this (1 MiB) are refused before anything else is looked at."""
@@ -82,6 +93,9 @@ DEFAULT_TOLERANCE = 300.0
 
 _SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every secret, not a secret
 _HEADER_PREFIXES = ("svix-", "webhook-")
+_MAX_TIMESTAMP_DIGITS = 12
+"""Seconds since the epoch have 10 digits until 2286; longer values are not times at all (and a
+few thousand digits would overflow Python's integer parsing)."""
 
 
 class _MalformedDelivery(WebhookVerificationError):
@@ -109,13 +123,23 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     """`svix-<name>` or `webhook-<name>`, whatever the case of the header names."""
     wanted = {prefix + name for prefix in _HEADER_PREFIXES}
     for key, value in headers.items():
-        if key.lower() in wanted and value:
+        if isinstance(key, str) and key.lower() in wanted and value:
+            if not isinstance(value, str):
+                raise _MalformedDelivery(f"header {key[:40]!r} is not text")
             return value
     return None
 
 
-def _signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
-    content = f"{msg_id}.{timestamp}.".encode() + body
+def _wire_bytes(text: str, what: str) -> bytes:
+    """`text` as the bytes that were sent (aiohttp keeps undecodable header bytes escaped)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise _MalformedDelivery(f"{what} holds characters that cannot be encoded") from None
+
+
+def _signature(key: bytes, msg_id: bytes, timestamp: str, body: bytes) -> bytes:
+    content = msg_id + f".{timestamp}.".encode() + body
     return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest())
 
 
@@ -137,7 +161,12 @@ def verify(
     JSON object; `ConfigurationError` when `secret` is not `whsec_<base64>`. Messages never
     hold the secret or signature values.
     """
-    body = payload.encode() if isinstance(payload, str) else bytes(payload)
+    if isinstance(payload, str):
+        body = _wire_bytes(payload, "the body")
+    elif isinstance(payload, bytes | bytearray | memoryview):
+        body = bytes(payload)
+    else:
+        raise _MalformedDelivery("the body must be bytes or text")
     if len(body) > max_size:
         raise _MalformedDelivery(f"body of {len(body)} bytes exceeds the limit of {max_size}")
     key = _key_from_secret(secret)
@@ -152,7 +181,7 @@ def verify(
     if missing or msg_id is None or timestamp is None or signatures is None:
         names = ", ".join(f"svix-{name}" for name in missing)
         raise _MalformedDelivery(f"missing header(s) {names}")
-    if not timestamp.isascii() or not timestamp.isdigit():
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
         raise _MalformedDelivery("malformed svix-timestamp: expected whole seconds since the epoch")
     current = time.time() if now is None else now
     offset = int(timestamp) - current
@@ -164,31 +193,39 @@ def verify(
         raise WebhookVerificationError(
             f"timestamp too new: {offset:.0f} s in the future (tolerance {tolerance:g} s)"
         )
-    expected = _signature(key, msg_id, timestamp, body)
+    expected = _signature(key, _wire_bytes(msg_id, "svix-id"), timestamp, body)
     matched = False
     for entry in signatures.split(" "):
         version, sep, value = entry.partition(",")
         if sep and version == "v1":
             # Compared in base64 form, so a non-canonical encoding of the right digest fails too.
             matched |= hmac.compare_digest(expected, value.encode("utf-8", "replace"))
+        # Other versions (v1a asymmetric, future ones) are skipped, as the standard says.
     if not matched:
         raise WebhookVerificationError("no v1 signature matches the body and the secret")
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # ValueError covers bad UTF-8 and integers too long to read; RecursionError, nesting
+        # deeper than the parser goes.
         raise _MalformedDelivery("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise _MalformedDelivery("the body is not a JSON object")
     return parsed
 
 
-def _event_kind(name: Any) -> str | None:
-    """`started`, `completed` or `failed` from `ugc.job.state.<x>` (or `job.state.<x>`)."""
+def event_kind(name: Any) -> str | None:
+    """`started`, `completed` or `failed` from `ugc.job.state.<x>` or `job.state.<x>`.
+
+    None for anything else (other events, other types).
+    """
     if not isinstance(name, str):
         return None
-    short = name.removeprefix("ugc.")
-    kind = short.removeprefix("job.state.")
-    return kind if short != kind and kind in ("started", "completed", "failed") else None
+    for prefix in EVENT_PREFIXES:
+        kind = name.removeprefix(prefix)
+        if kind != name and kind in _KINDS:
+            return kind
+    return None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -241,7 +278,7 @@ def parse_event(body: Mapping[str, Any], *, received_at: datetime | None = None)
     (no output URLs), or None when it did not fit the model.
     """
     name = body.get("event_name")
-    kind = _event_kind(name)
+    kind = event_kind(name)
     if kind is None:
         log.info("ignoring webhook event %r", name if isinstance(name, str) else type(name))
         return None
@@ -293,8 +330,9 @@ class WebhookReceiver:
     `receiver.url`) or mount `receiver.routes()` in an aiohttp application of yours. Each
     accepted delivery is answered 204 at once and its event queued (at most `queue_size`;
     when the consumer falls that far behind, deliveries get 503 and the sender retries later).
-    Deliveries that fail verification get 400/401 and never reach the consumer; a repeated
-    `svix-id` among the last `dedupe_size` gets 204 and is not delivered again.
+    Deliveries that fail verification get 400 (whatever failed: headers, signature, time or
+    body) and never reach the consumer; a repeated `svix-id` among the last `dedupe_size` gets
+    204 and is not delivered again.
     """
 
     def __init__(
@@ -396,14 +434,12 @@ class WebhookReceiver:
                 tolerance=self.tolerance,
                 max_size=self.max_body_size,
             )
-        except _MalformedDelivery as exc:
-            self.rejected += 1
-            log.warning("webhook delivery rejected: %s", exc)
-            return web.Response(status=400, text=str(exc))
         except WebhookVerificationError as exc:
+            # 400 for every kind of failure, as Standard Webhooks senders expect: nothing tells
+            # a prober which part of its forgery was wrong.
             self.rejected += 1
             log.warning("webhook delivery rejected: %s", exc)
-            return web.Response(status=401, text=str(exc))
+            return web.Response(status=400, text="webhook verification failed")
         msg_id = _header(request.headers, "id")
         assert msg_id is not None  # verify() checked it
         if msg_id in self._seen:
@@ -442,12 +478,16 @@ class WebhookReceiver:
         ugc: AsyncMoveUgc,
         *,
         uid: str,
-        events: Sequence[str] = JOB_EVENTS,
+        events: Sequence[str] = DEFAULT_EVENTS,
         url: str | None = None,
         description: str | None = None,
         metadata: Any = None,
     ) -> None:
         """Upsert the endpoint `uid` pointing at this receiver (or at `url`, e.g. behind a proxy).
+
+        `events` defaults to the documented `ugc.job.state.completed` and
+        `ugc.job.state.failed`; names of either spelling (`job.state.<kind>` too) are understood
+        when they arrive. Add `EVENT_STARTED` to hear when jobs start.
 
         The receiver's secret, when it has one, is sent along; a secret the API returns on
         creation is adopted. Raises `ConfigurationError` when neither side has a secret (an

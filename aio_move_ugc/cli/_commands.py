@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -332,16 +333,51 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_emulator(args: argparse.Namespace) -> int:
-    from ..emulator import Emulator, EmulatorConfig
+EMULATOR_VARIANT_AXES = {
+    "output_labels": ("type", "lower", "extension"),
+    "readiness": ("null_urls", "one_by_one", "all_at_once"),
+    "throttling": ("http429", "appsync200", "http400", "gateway503"),
+    "missing_metadata": ("mixed", "null", "empty_json"),
+}
+"""The values of each of the emulator's variant axes, as flags offer them (the emulator itself
+is only imported when it runs; a test holds these equal to its own)."""
 
-    config = EmulatorConfig(
+
+def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
+    """The emulator's settings from the `emulator` command's flags.
+
+    `--variant` picks a named variant; the per-axis flags then change single axes of it.
+    Raises `ConfigurationError` when the combination makes no sense.
+    """
+    from dataclasses import replace
+
+    from ..emulator import VARIANTS, EmulatorConfig
+
+    variants = VARIANTS[args.variant]
+    axes = {axis: getattr(args, axis) for axis in (*EMULATOR_VARIANT_AXES, "throttle_error_type")}
+    chosen = {axis: value for axis, value in axes.items() if value is not None}
+    if chosen:
+        variants = replace(variants, **chosen)
+    return EmulatorConfig(
         seed=args.seed,
         job_queue_delay=args.queue_delay,
         job_duration=args.job_duration,
         output_lag=args.output_lag,
         failure_rate=args.failure_rate,
+        hourly_request_budget=args.rate_limit,
+        variants=variants,
     )
+
+
+async def cmd_emulator(args: argparse.Namespace) -> int:
+    from ..emulator import Emulator
+
+    try:
+        config = emulator_config(args)
+    except InvalidInputError as exc:
+        # A combination of valid flags that does not go together: a usage error as well.
+        print(f"aio-move-ugc emulator: error: {exc} (see --help)", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -353,7 +389,10 @@ async def cmd_emulator(args: argparse.Namespace) -> int:
         else:
             for name, value in env.items():
                 print(f"export {name}={value}")
-            err.print(f"emulator listening on {emu.url} (stats: {emu.url}/_emulator/stats)")
+            err.print(
+                f"emulator listening on {emu.url} (stats: {emu.url}/_emulator/stats; "
+                f"variant: {escape(config.variants.describe())})"
+            )
         sys.stdout.flush()
         await stop.wait()
     return 0
@@ -426,12 +465,113 @@ def add_arguments(commands: Any) -> None:
     listing.add_argument("--take-id")
     listing.set_defaults(command="jobs-list")
 
+    add_emulator_arguments(commands)
+
+
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, not {value}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        if len(text) > 30:
+            raise ValueError(text)
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text[:30]!r}") from None
+
+
+def _non_negative_whole(text: str) -> int:
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text[:30]!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text[:30]!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of seconds, not {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _finite(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within [0, 1], not {value}")
+    return value
+
+
+def _variant_name(text: str) -> str:
+    from ..emulator import VARIANTS  # imported only when the flag is given
+
+    if text not in VARIANTS:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {text[:40]!r}; known: {', '.join(VARIANTS)}"
+        )
+    return text
+
+
+def add_emulator_arguments(commands: Any) -> None:
+    """The `emulator` sub-command: every value checked by its flag, before anything starts."""
     emulator = commands.add_parser("emulator", help="run the local emulator of the API")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--seed", type=int, default=0)
-    emulator.add_argument("--queue-delay", type=float, default=2.0)
-    emulator.add_argument("--job-duration", type=float, default=20.0)
-    emulator.add_argument("--output-lag", type=float, default=5.0)
-    emulator.add_argument("--failure-rate", type=float, default=0.0)
+    emulator.add_argument("--port", type=_port, default=8765, help="0: any free port")
+    emulator.add_argument("--seed", type=_non_negative_whole, default=0)
+    emulator.add_argument("--queue-delay", type=_seconds, default=2.0, metavar="SECONDS")
+    emulator.add_argument("--job-duration", type=_seconds, default=20.0, metavar="SECONDS")
+    emulator.add_argument(
+        "--output-lag",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="time after FINISHED until every output can be downloaded",
+    )
+    emulator.add_argument(
+        "--failure-rate", type=_probability, default=0.0, help="share of jobs that fail (0-1)"
+    )
+    emulator.add_argument(
+        "--rate-limit",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="requests per API key and rolling hour; more are throttled (default: no limit)",
+    )
+    emulator.add_argument(
+        "--variant",
+        type=_variant_name,
+        default="default",
+        metavar="NAME",
+        help="a named variant of the hosted service's unobserved behaviours "
+        "(see docs/emulator-assumptions.md; an unknown name lists the known ones); "
+        "the flags below change single axes of it",
+    )
+    for axis, values in EMULATOR_VARIANT_AXES.items():
+        emulator.add_argument(f"--{axis.replace('_', '-')}", choices=values, default=None)
+    emulator.add_argument(
+        "--throttle-error-type",
+        default=None,
+        metavar="TYPE",
+        help="errorType of throttled answers (e.g. ThrottlingException, LimitExceeded)",
+    )
     emulator.set_defaults(command="emulator")

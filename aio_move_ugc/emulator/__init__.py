@@ -1,12 +1,42 @@
 """A local stand-in for the hosted Move UGC API: GraphQL, S3-style storage, jobs, webhooks, faults.
 
-It imports nothing from the SDK above it, so it can stand in for the hosted service for any
-client: this SDK, the official sync SDK, curl.
+It imports nothing from the SDK above it but the schema and the error raised for bad settings,
+so it can stand in for the hosted service for any client: this SDK, the official sync SDK, curl.
+The hosted service's unobserved behaviours are played as `Variants` (named ones in `VARIANTS`);
+the rules it invents are listed in `INVENTED_LIMITS`.
 """
 
-from ._config import FIVE_GB, EmulatorConfig, RouteFaults
+from ._config import (
+    FIVE_GB,
+    THROTTLE_ERROR_TYPES,
+    VARIANTS,
+    EmulatorConfig,
+    MissingMetadata,
+    OutputLabels,
+    Readiness,
+    RouteFaults,
+    Throttling,
+    Variants,
+)
+from ._limits import INVENTED_LIMITS, InventedLimit
 from ._server import Emulator
 from ._stats import Stats
 from ._webhooks import sign as sign_webhook
 
-__all__ = ["FIVE_GB", "Emulator", "EmulatorConfig", "RouteFaults", "Stats", "sign_webhook"]
+__all__ = [
+    "FIVE_GB",
+    "INVENTED_LIMITS",
+    "THROTTLE_ERROR_TYPES",
+    "VARIANTS",
+    "Emulator",
+    "EmulatorConfig",
+    "InventedLimit",
+    "MissingMetadata",
+    "OutputLabels",
+    "Readiness",
+    "RouteFaults",
+    "Stats",
+    "Throttling",
+    "Variants",
+    "sign_webhook",
+]

@@ -14,11 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 
-from ._state import (
+from ._limits import (
+    ACTORS_MAX,
+    ACTORS_MIN,
+    HUMAN_HEIGHT_MAX,
+    HUMAN_HEIGHT_MIN,
     LENSES,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    RIGS,
+    SHARE_CODE_LIFETIME,
+    UPLOAD_FILE_TYPES,
+    VOLUME_ID_PREFIX,
+)
+from ._state import (
     MULTICAM_DEFAULT_OUTPUTS,
     OUTPUT_FILE_TYPES,
-    RIGS,
     SINGLECAM_DEFAULT_OUTPUTS,
     VIDEO_FORMATS,
     FileRecord,
@@ -32,6 +43,8 @@ from ._state import (
     VolumeRecord,
     WebhookEndpointRecord,
     iso,
+    output_label,
+    shown_metadata,
 )
 
 if TYPE_CHECKING:
@@ -43,10 +56,6 @@ if TYPE_CHECKING:
 View = dict[str, Any]
 
 NOT_FOUND_MESSAGE = "Resource not found in move-ugc-api."
-PAGE_DEFAULT = 50
-PAGE_MAX = 100
-SHARE_CODE_LIFETIME = 7 * 24 * 3600.0
-FILE_TYPES = frozenset({"mp4", "mov", "avi", "move"})
 
 
 class AppSyncError(Exception):
@@ -139,13 +148,17 @@ class Api:
         self._materializing: dict[str, asyncio.Lock] = {}
 
     # ----------------------------------------------------------------- views
+    def metadata(self, kind: str, value: str | None) -> str | None:
+        """A record's `metadata` as the configured variant shows a missing one."""
+        return shown_metadata(self.config.variants.missing_metadata, kind, value)
+
     def client_view(self) -> View:
         c = self.state.client
         return {
             "id": c.id,
             "name": c.name,
             "created": iso(c.created),
-            "metadata": c.metadata,
+            "metadata": self.metadata("client", c.metadata),
             "portal": f"{self.base_url()}/portal/{c.id}",
         }
 
@@ -167,7 +180,9 @@ class Api:
             "id": rec.id,
             "type": rec.type,
             "name": rec.name,
-            "metadata": rec.metadata,
+            "metadata": self.metadata(
+                "file" if rec.output_type is None else "output", rec.metadata
+            ),
             "created": iso(rec.created),
             "presignedUrl": presigned_url,
             "thumbnailUrl": None,
@@ -204,7 +219,7 @@ class Api:
             "id": rec.id,
             "created": iso(rec.created),
             "name": rec.name,
-            "metadata": rec.metadata,
+            "metadata": self.metadata("take", rec.metadata),
             "takeType": rec.take_type,
             "client": lambda info: self.client_view(),
             "sources": lambda info: [self.source_view(s) for s in rec.sources],
@@ -234,20 +249,22 @@ class Api:
         def outputs(info: GraphQLResolveInfo) -> list[View]:
             if progress["state"] != "FINISHED":
                 return []
-            return [
-                {
-                    "format": output_type,
-                    "key": output_type,
-                    "file": self.file_view(self.state.files[file_id]),
-                }
-                for output_type, file_id in self._output_files(rec).items()
-            ]
+            now = self.clock.monotonic()
+            labels = self.config.variants.output_labels
+            views: list[View] = []
+            for output_type, file_id in self._output_files(rec).items():
+                file = self.state.files[file_id]
+                if file.listed_at is not None and now < file.listed_at:
+                    continue
+                label = output_label(labels, output_type, file.type)
+                views.append({"format": label, "key": label, "file": self.file_view(file)})
+            return views
 
         return {
             "id": rec.id,
             "created": iso(rec.created),
             "name": rec.name,
-            "metadata": rec.metadata,
+            "metadata": self.metadata("job", rec.metadata),
             "state": progress["state"],
             "progress": progress,
             "client": lambda info: self.client_view(),
@@ -261,10 +278,28 @@ class Api:
             },
         }
 
+    def _output_times(self, rec: JobRecord) -> list[tuple[float, float]]:
+        """(listed from, downloadable from) of each output, as `Variants.readiness` plays it.
+
+        Every variant has all outputs downloadable `output_lag` after the job finished; they
+        differ in what a poll sees before that.
+        """
+        ends = rec.timeline.ends_at
+        ready = rec.timeline.outputs_ready_at
+        count = len(rec.outputs)
+        readiness = self.config.variants.readiness
+        if readiness == "one_by_one":
+            steps = [ends + (ready - ends) * (i + 1) / count for i in range(count)]
+            return [(step, step) for step in steps]
+        if readiness == "all_at_once":
+            return [(ready, ready)] * count
+        return [(ends, ready)] * count
+
     def _output_files(self, rec: JobRecord) -> dict[str, str]:
         """The job's output file records, created once when first seen finished."""
         if not rec.output_files:
-            for output_type in rec.outputs:
+            times = self._output_times(rec)
+            for output_type, (listed_at, ready_at) in zip(rec.outputs, times, strict=True):
                 file_type = OUTPUT_FILE_TYPES[output_type]
                 # Derived from the job, not drawn from the id stream: when a job is first seen
                 # finished depends on timing, and must not shift the ids of later records.
@@ -274,11 +309,12 @@ class Api:
                     type=file_type,
                     key=f"outputs/{rec.id}/{file_id}.{file_type}",
                     created=self.clock.now(),
-                    # Generated files carry a name and JSON metadata: the published SDK's File
-                    # model requires both to be strings and reads them on every job output.
+                    # Generated files carry a name (and, by default, JSON metadata): the
+                    # published SDK's File model requires both to be strings and reads them on
+                    # every job output.
                     name=f"{output_type.lower()}.{file_type}",
-                    metadata="{}",
-                    ready_at=rec.timeline.outputs_ready_at,
+                    ready_at=ready_at,
+                    listed_at=listed_at,
                     output_type=output_type,
                     job_id=rec.id,
                 )
@@ -297,7 +333,7 @@ class Api:
             "client": lambda info: self.client_view(),
             "created": iso(rec.created),
             "humanHeight": rec.human_height,
-            "metadata": rec.metadata,
+            "metadata": self.metadata("volume", rec.metadata),
             "name": rec.name,
             "outputs": [],
             "sources": lambda info: [self.source_view(s) for s in rec.sources],
@@ -372,9 +408,9 @@ class Api:
         after: str | None,
         direction: str | None,
     ) -> View:
-        size = PAGE_DEFAULT if first is None else first
-        if not 1 <= size <= PAGE_MAX:
-            raise bad_request(f"first must be between 1 and {PAGE_MAX}.")
+        size = PAGE_SIZE_DEFAULT if first is None else first
+        if not 1 <= size <= PAGE_SIZE_MAX:
+            raise bad_request(f"first must be between 1 and {PAGE_SIZE_MAX}.")
         descending = (direction or "DESC") == "DESC"
         ordered = sorted(items, key=lambda r: (r.created, r.id), reverse=descending)
         start = 0
@@ -478,9 +514,9 @@ class Api:
         name: str | None = None,
     ) -> View:
         file_type = type.strip().lower().lstrip(".")
-        if file_type not in FILE_TYPES:
+        if file_type not in UPLOAD_FILE_TYPES:
             raise bad_request(
-                f"File type {type!r} is not supported; use one of {sorted(FILE_TYPES)}."
+                f"File type {type!r} is not supported; use one of {sorted(UPLOAD_FILE_TYPES)}."
             )
         file_id = self.ids.new("file")
         rec = FileRecord(
@@ -615,7 +651,7 @@ class Api:
             created=self.clock.now(),
             timeline=timeline,
             name=name,
-            metadata=metadata if metadata is not None else "{}",
+            metadata=metadata,
             options=options,
             clip_window=clip_window,
             number_of_actors=number_of_actors,
@@ -663,8 +699,8 @@ class Api:
         if take.take_type != "MULTI_CAM":
             raise bad_request(f"Take {takeId} is a singlecam take; use createSingleCamJob.")
         actors = 1 if numberOfActors is None else numberOfActors
-        if not 1 <= actors <= 10:
-            raise bad_request("numberOfActors must be between 1 and 10.")
+        if not ACTORS_MIN <= actors <= ACTORS_MAX:
+            raise bad_request(f"numberOfActors must be between {ACTORS_MIN} and {ACTORS_MAX}.")
         rig_name = rig or "move_mo"
         if rig_name not in RIGS:
             raise bad_request(f"Unknown rig {rig_name!r}; see listRigs.")
@@ -702,11 +738,14 @@ class Api:
         recs = self._sources(sources, need_lens=True)
         if len(recs) < 2:
             raise bad_request("A human volume needs sources from at least two cameras.")
-        if not 0.5 <= humanHeight <= 2.5:
-            raise bad_request("humanHeight is in metres and must be between 0.5 and 2.5.")
+        if not HUMAN_HEIGHT_MIN <= humanHeight <= HUMAN_HEIGHT_MAX:
+            raise bad_request(
+                "humanHeight is in metres and must be between "
+                f"{HUMAN_HEIGHT_MIN} and {HUMAN_HEIGHT_MAX}."
+            )
         self._require_uploaded(recs, "the volume")
         rec = VolumeRecord(
-            id=self.ids.new("volume"),
+            id=self.ids.new(VOLUME_ID_PREFIX),
             sources=recs,
             human_height=humanHeight,
             area_type=areaType,
@@ -767,7 +806,7 @@ class Api:
             "url": rec.url,
             "events": rec.events,
             "description": rec.description,
-            "metadata": rec.metadata,
+            "metadata": self.metadata("webhook", rec.metadata),
             "secret": shown_secret,
             "client": lambda info: self.client_view(),
         }

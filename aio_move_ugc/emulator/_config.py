@@ -1,11 +1,155 @@
-"""Settings of the emulator: timings of the job simulator, storage limits, faults, budgets."""
+"""Settings of the emulator: timings of the job simulator, storage limits, faults, budgets, and
+the variants of the hosted service's unobserved behaviours it plays."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
+from typing import Literal, get_args
+
+from .._exceptions import ConfigurationError
 
 FIVE_GB = 5 * 1000**3
 """S3's limit for a single PUT (5 GB, decimal)."""
+
+OutputLabels = Literal["type", "lower", "extension"]
+Readiness = Literal["null_urls", "one_by_one", "all_at_once"]
+Throttling = Literal["http429", "appsync200", "http400", "gateway503"]
+MissingMetadata = Literal["mixed", "null", "empty_json"]
+
+THROTTLE_ERROR_TYPES = (
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequests",
+    "LimitExceededException",
+    "LimitExceeded",
+)
+"""The `errorType` spellings a throttled answer may carry in the GraphQL-shaped variants."""
+
+
+def _check_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number, got {type(value).__name__}")
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ConfigurationError(f"{name} must be within [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_seconds(name: str, value: object, *, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        wanted = "positive" if positive else "non-negative"
+        raise ConfigurationError(f"{name} must be a finite, {wanted} number, got {value!r}")
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be a whole number, got {type(value).__name__}")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+
+
+@dataclass(frozen=True)
+class Variants:
+    """How the emulator plays the behaviours of the hosted service that were never observed.
+
+    One field per unknown; the defaults are what the emulator always did, which the official
+    sync SDK works with. Named combinations are in `VARIANTS`.
+    """
+
+    output_labels: OutputLabels = "type"
+    """How a job's outputs are labelled in `format` and `key`: "type" (`MAIN_FBX` in both),
+    "lower" (`main_fbx` in both) or "extension" (`fbx` in both; outputs of one extension,
+    such as RENDER_VIDEO and RENDER_OVERLAY_VIDEO, then share their label)."""
+    readiness: Readiness = "null_urls"
+    """How outputs become ready after FINISHED: "null_urls" (all listed at once, with
+    `presignedUrl: null` until `output_lag` has passed), "one_by_one" (listed one at a time,
+    each with its URL, the i-th of n after `output_lag * i / n`) or "all_at_once" (no outputs
+    listed until all are ready, after `output_lag`)."""
+    throttling: Throttling = "http429"
+    """How a throttled request (an injected 429 fault or the hourly budget) is answered:
+    "http429" (HTTP 429, Retry-After, GraphQL error), "appsync200" (HTTP 200, `data: null` and a
+    GraphQL error), "http400" (HTTP 400 and a GraphQL error) or "gateway503" (HTTP 503,
+    Retry-After and a gateway's `{"message": "Rate exceeded"}`, no GraphQL errors)."""
+    throttle_error_type: str | None = None
+    """The `errorType` of throttled GraphQL-shaped answers; None: `TooManyRequestsException`
+    for "http429", `ThrottlingException` for "appsync200" and "http400"."""
+    missing_metadata: MissingMetadata = "mixed"
+    """What `metadata` reads as when none was given: "mixed" (`"{}"` for jobs, generated
+    output files and the account, `null` for uploaded files, takes, volumes and webhook
+    endpoints), "null" (null for every record) or "empty_json" (`"{}"` for every record)."""
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("output_labels", get_args(OutputLabels)),
+            ("readiness", get_args(Readiness)),
+            ("throttling", get_args(Throttling)),
+            ("missing_metadata", get_args(MissingMetadata)),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigurationError(
+                    f"{name} must be one of {', '.join(allowed)}; got {value!r:.40}"
+                )
+        error_type = self.throttle_error_type
+        if error_type is not None:
+            if self.throttling == "gateway503":
+                raise ConfigurationError(
+                    "throttle_error_type does not apply to gateway503 (no GraphQL errors)"
+                )
+            if error_type not in THROTTLE_ERROR_TYPES:
+                raise ConfigurationError(
+                    f"throttle_error_type must be one of {', '.join(THROTTLE_ERROR_TYPES)}; "
+                    f"got {error_type!r:.40}"
+                )
+
+    @property
+    def throttle_type(self) -> str:
+        """The errorType a throttled GraphQL-shaped answer carries."""
+        if self.throttle_error_type is not None:
+            return self.throttle_error_type
+        return "TooManyRequestsException" if self.throttling == "http429" else "ThrottlingException"
+
+    def describe(self) -> str:
+        """`axis=value` for every field that differs from the default (or "default")."""
+        default = Variants()
+        changed = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
+        return ", ".join(changed) or "default"
+
+
+VARIANTS: dict[str, Variants] = {
+    "default": Variants(),
+    "labels-lower": Variants(output_labels="lower"),
+    "labels-extension": Variants(output_labels="extension"),
+    "readiness-one-by-one": Variants(readiness="one_by_one"),
+    "readiness-all-at-once": Variants(readiness="all_at_once"),
+    "throttle-appsync200": Variants(throttling="appsync200"),
+    "throttle-appsync200-limit-exceeded": Variants(
+        throttling="appsync200", throttle_error_type="LimitExceeded"
+    ),
+    "throttle-http400": Variants(throttling="http400"),
+    "throttle-http400-too-many-requests": Variants(
+        throttling="http400", throttle_error_type="TooManyRequests"
+    ),
+    "throttle-gateway503": Variants(throttling="gateway503"),
+    "metadata-null": Variants(missing_metadata="null"),
+    "metadata-empty-json": Variants(missing_metadata="empty_json"),
+    "all-unlike-default": Variants(
+        output_labels="extension",
+        readiness="one_by_one",
+        throttling="appsync200",
+        throttle_error_type="Throttling",
+        missing_metadata="null",
+    ),
+}
+"""Named variants, for a parametrized fixture and `aio-move-ugc emulator --variant NAME`: the
+default, each axis's other values on their own, and one with every axis away from its default."""
 
 
 @dataclass(frozen=True)
@@ -17,6 +161,8 @@ class RouteFaults:
     """
 
     rate_429: float = 0.0
+    """Probability that a request is throttled: on "graphql" answered as `Variants.throttling`
+    says, on storage as S3 throttles (503 SlowDown)."""
     rate_500: float = 0.0
     rate_503: float = 0.0
     reset_rate: float = 0.0
@@ -28,15 +174,12 @@ class RouteFaults:
     """Seconds added before the request is answered."""
 
     def __post_init__(self) -> None:
+        total = 0.0
         for name in ("rate_429", "rate_500", "rate_503", "reset_rate", "expire_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value!r}")
-        total = self.rate_429 + self.rate_500 + self.rate_503 + self.reset_rate + self.expire_rate
+            total += _check_rate(name, getattr(self, name))
         if total > 1.0:
-            raise ValueError("the fault rates of one route add up to more than 1")
-        if self.latency < 0:
-            raise ValueError("latency must not be negative")
+            raise ConfigurationError("the fault rates of one route add up to more than 1")
+        _check_seconds("latency", self.latency)
 
 
 ROUTES = ("graphql", "storage_put", "storage_get")
@@ -45,14 +188,19 @@ ROUTES = ("graphql", "storage_put", "storage_get")
 def check_route_faults(route: str, faults: RouteFaults | None) -> None:
     """Refuse faults that make no sense on a route (expired URLs exist only on storage)."""
     if route not in ROUTES:
-        raise ValueError(f"unknown route {route!r}; known: {ROUTES}")
+        raise ConfigurationError(f"unknown route {route!r}; known: {ROUTES}")
+    if faults is not None and not isinstance(faults, RouteFaults):
+        raise ConfigurationError(f"faults of {route} must be a RouteFaults or None")
     if route == "graphql" and faults is not None and faults.expire_rate:
-        raise ValueError("expire_rate applies to the storage routes only")
+        raise ConfigurationError("expire_rate applies to the storage routes only")
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """Everything that shapes the emulator's behaviour. Times are in seconds of real time."""
+    """Everything that shapes the emulator's behaviour. Times are in seconds of real time.
+
+    Bad values raise `ConfigurationError` (a `ValueError`) at construction.
+    """
 
     seed: int = 0
     api_key: str = "emulator-api-key-0123456789"
@@ -65,7 +213,8 @@ class EmulatorConfig:
     failure_rate: float = 0.0
     """Probability that a job ends FAILED instead of FINISHED (drawn from the seed)."""
     output_lag: float = 0.3
-    """After FINISHED, outputs keep `presignedUrl: null` for this long."""
+    """After FINISHED, the time until every output can be downloaded (how the wait shows
+    depends on `variants.readiness`)."""
     output_size: int = 64 * 1024
     """Bytes of each generated output file."""
     volume_duration: float = 0.5
@@ -76,24 +225,37 @@ class EmulatorConfig:
     max_object_size: int = FIVE_GB
     # Budgets and faults.
     hourly_request_budget: int | None = None
-    """When set, GraphQL requests beyond this many per key and rolling hour get 429."""
+    """When set, GraphQL requests beyond this many per key and rolling hour are throttled."""
     faults: dict[str, RouteFaults] = field(default_factory=dict)
     # Webhooks.
     webhook_retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
     """Delays between delivery attempts when the receiver fails."""
     webhook_timeout: float = 5.0
+    # The hosted service's unknowns.
+    variants: Variants = field(default_factory=Variants)
+    """Which plausible form each unobserved behaviour takes (see `VARIANTS`)."""
 
     def __post_init__(self) -> None:
+        _check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.api_key, str) or len(self.api_key) < 12:
+            raise ConfigurationError("api_key must be a string of at least 12 characters")
+        if not isinstance(self.faults, dict):
+            raise ConfigurationError("faults must be a dict of route name to RouteFaults")
         unknown = set(self.faults) - set(ROUTES)
         if unknown:
-            raise ValueError(f"unknown fault routes {sorted(unknown)}; known: {ROUTES}")
-        check_route_faults("graphql", self.faults.get("graphql"))
-        if not 0.0 <= self.failure_rate <= 1.0:
-            raise ValueError("failure_rate must be within [0, 1]")
-        if len(self.api_key) < 12:
-            raise ValueError("api_key must have at least 12 characters")
+            raise ConfigurationError(f"unknown fault routes {sorted(unknown)}; known: {ROUTES}")
+        for route, faults in self.faults.items():
+            check_route_faults(route, faults)
+        _check_rate("failure_rate", self.failure_rate)
         for name in ("job_queue_delay", "job_duration", "output_lag", "volume_duration"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.output_size < 0 or self.max_object_size <= 0 or self.url_ttl <= 0:
-            raise ValueError("output_size, max_object_size and url_ttl must be positive")
+            _check_seconds(name, getattr(self, name))
+        _check_seconds("url_ttl", self.url_ttl, positive=True)
+        _check_seconds("webhook_timeout", self.webhook_timeout, positive=True)
+        for delay in self.webhook_retry_delays:
+            _check_seconds("webhook_retry_delays", delay)
+        _check_int("output_size", self.output_size, minimum=0)
+        _check_int("max_object_size", self.max_object_size, minimum=1)
+        if self.hourly_request_budget is not None:
+            _check_int("hourly_request_budget", self.hourly_request_budget, minimum=1)
+        if not isinstance(self.variants, Variants):
+            raise ConfigurationError("variants must be a Variants value (see VARIANTS)")

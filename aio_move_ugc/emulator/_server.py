@@ -29,9 +29,10 @@ from graphql import (
     validate,
 )
 
+from .._exceptions import ConfigurationError
 from .._schema import load_schema
 from ._api import Api, AppSyncError
-from ._config import EmulatorConfig, RouteFaults
+from ._config import EmulatorConfig, RouteFaults, Variants
 from ._faults import Clock, Fault, FaultInjector
 from ._state import ClientRecord, IdFactory, State
 from ._stats import Stats
@@ -44,10 +45,24 @@ UNAUTHORIZED = {
     "errorType": "UnauthorizedException",
     "message": "You are not authorized to make this call.",
 }
-THROTTLED = {"errorType": "TooManyRequestsException", "message": "Rate limit exceeded"}
+THROTTLED_MESSAGE = "Rate limit exceeded"
 INTERNAL = {"errorType": "InternalFailure", "message": "An internal failure occurred."}
 UNAVAILABLE = {"errorType": "ServiceUnavailableException", "message": "Service unavailable."}
-FAULT_BODIES = {"429": (429, THROTTLED), "500": (500, INTERNAL), "503": (503, UNAVAILABLE)}
+FAULT_BODIES = {"500": (500, INTERNAL), "503": (503, UNAVAILABLE)}
+GATEWAY_THROTTLED = {"message": "Rate exceeded"}
+"""What an AWS gateway in front of a service answers when it sheds load (no GraphQL errors)."""
+
+
+def throttled_answer(variants: Variants, retry_after: int) -> tuple[int, Any, dict[str, str]]:
+    """Status, body and headers of a throttled request, as `variants.throttling` plays it."""
+    error = {"errorType": variants.throttle_type, "message": THROTTLED_MESSAGE}
+    if variants.throttling == "appsync200":
+        return 200, {"data": None, "errors": [error]}, {}
+    if variants.throttling == "http400":
+        return 400, {"errors": [error]}, {}
+    if variants.throttling == "gateway503":
+        return 503, GATEWAY_THROTTLED, {"Retry-After": str(retry_after)}
+    return 429, {"errors": [error]}, {"Retry-After": str(retry_after)}
 
 
 def _json_response(
@@ -177,6 +192,8 @@ class Emulator:
     ) -> None:
         base = config or EmulatorConfig()
         self.config = replace(base, **overrides) if overrides else base
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"port must be 0 (any free port) to 65535, got {port!r}")
         self.host = host
         self.port = port
         self._root = root
@@ -354,19 +371,21 @@ class Emulator:
         if fault is not None:
             if fault.latency:
                 await asyncio.sleep(fault.latency)
+            if fault.kind == "429":
+                self.stats.faults["graphql 429"] += 1
+                status, answer, extra = throttled_answer(self.config.variants, 1)
+                return _json_response(status, answer, headers | extra)
             if fault.kind in FAULT_BODIES:
                 self.stats.faults[f"graphql {fault.kind}"] += 1
                 status, body = FAULT_BODIES[fault.kind]
-                extra = {"Retry-After": "1"} if status == 429 else {}
-                return _json_response(status, {"errors": [body]}, headers | extra)
+                return _json_response(status, {"errors": [body]}, headers)
         if request.headers.get("Authorization") != self.config.api_key:
             return _json_response(401, {"errors": [UNAUTHORIZED]}, headers)
         wait = self._over_budget()
         if wait is not None:
             self.stats.faults["graphql budget"] += 1
-            return _json_response(
-                429, {"errors": [THROTTLED]}, headers | {"Retry-After": str(int(wait + 0.999))}
-            )
+            status, answer, extra = throttled_answer(self.config.variants, int(wait + 0.999))
+            return _json_response(status, answer, headers | extra)
         try:
             raw = await request.read()
             self.stats.bytes_in += len(raw)

@@ -43,15 +43,6 @@ OUTPUT_FILE_TYPES = {
     "SYNC_DATA": "json",
 }
 
-RIGS = ("move_mo", "move_ue5", "move_ue4", "move_unity", "move_mixamo")
-LENSES = (
-    "goprohero10-2-7k",
-    "blackmagic-ea-4k-24mm",
-    "sony-synced-fhd",
-    "panasonic-lumix-dc-bgh1-4k-12mm",
-    "optitrackprimecolor12mm-fhd",
-)
-
 
 def iso(ts: float) -> str:
     """AWSDateTime as AppSync writes it: UTC, milliseconds, `Z`."""
@@ -86,9 +77,9 @@ class ClientRecord:
     id: str
     name: str
     created: float
-    metadata: str | None = "{}"
-    """An account starts with empty JSON metadata: the published SDK's Client model requires a
-    JSON string there, so the hosted service cannot be answering null."""
+    metadata: str | None = None
+    """None until set; how a missing value reads depends on `Variants.missing_metadata` (by
+    default `"{}"`: the published SDK's Client model requires a JSON string there)."""
 
 
 @dataclass
@@ -101,6 +92,8 @@ class FileRecord:
     metadata: str | None = None
     ready_at: float | None = None
     """Monotonic time after which an output file has a download URL (None: an upload)."""
+    listed_at: float | None = None
+    """Monotonic time from which a job lists this output (None: an upload)."""
     output_type: str | None = None
     job_id: str | None = None
 
@@ -212,3 +205,33 @@ class State:
     volumes: dict[str, VolumeRecord] = field(default_factory=dict)
     webhooks: dict[str, WebhookEndpointRecord] = field(default_factory=dict)
     share_codes: dict[str, ShareCodeRecord] = field(default_factory=dict)
+
+
+EMPTY_JSON_WHEN_MIXED = frozenset({"client", "job", "output"})
+"""Records whose missing metadata reads `"{}"` in the "mixed" variant (what the published SDK
+needs: its Client, Job and File models require a JSON string; outputs are Files)."""
+
+
+def shown_metadata(mode: str, kind: str, value: str | None) -> str | None:
+    """What a record's `metadata` reads as under `Variants.missing_metadata` == `mode`.
+
+    `kind` is "client", "file" (uploaded), "output" (generated file), "take", "job", "volume"
+    or "webhook". A value that was given is always shown as given.
+    """
+    if value is not None:
+        return value
+    if mode == "empty_json" or (mode == "mixed" and kind in EMPTY_JSON_WHEN_MIXED):
+        return "{}"
+    return None
+
+
+def output_label(labels: str, output_type: str, extension: str) -> str:
+    """An output's `format` and `key` under `Variants.output_labels` == `labels`.
+
+    `extension` is the type of the output's file (what `OUTPUT_FILE_TYPES` gives it).
+    """
+    if labels == "lower":
+        return output_type.lower()
+    if labels == "extension":
+        return extension
+    return output_type

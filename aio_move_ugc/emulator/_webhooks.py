@@ -1,4 +1,10 @@
-"""Webhook delivery: job events signed per Standard Webhooks, retried while the receiver fails."""
+"""Webhook delivery: job events signed per Standard Webhooks, retried while the receiver fails.
+
+Event names come in two families in the published material: `ugc.job.state.<kind>` (the
+documented one) and `job.state.<kind>` (also seen). An endpoint receives an event when it
+subscribed to it in either spelling, and the delivery's `event_name` is the spelling it
+subscribed to (the `ugc.` one when it subscribed to both, or to everything with an empty list).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._state import IdFactory, JobRecord, State, iso
+from ._state import (
+    OUTPUT_FILE_TYPES,
+    IdFactory,
+    JobRecord,
+    State,
+    WebhookEndpointRecord,
+    iso,
+    output_label,
+    shown_metadata,
+)
 
 if TYPE_CHECKING:
     from ._config import EmulatorConfig
@@ -22,9 +37,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aio_move_ugc.emulator.webhooks")
 
+EVENT_PREFIXES = ("ugc.job.state.", "job.state.")
+"""The two spellings of a job event's name, the documented one first."""
 EVENT_STARTED = "ugc.job.state.started"
 EVENT_COMPLETED = "ugc.job.state.completed"
 EVENT_FAILED = "ugc.job.state.failed"
+
+
+def event_name_for(endpoint: WebhookEndpointRecord, kind: str) -> str | None:
+    """The name under which `endpoint` gets a job's `kind` event, or None when not subscribed."""
+    if not endpoint.events:
+        return EVENT_PREFIXES[0] + kind
+    for prefix in EVENT_PREFIXES:
+        if prefix + kind in endpoint.events:
+            return prefix + kind
+    return None
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -83,48 +110,58 @@ class WebhookDispatcher:
 
     async def _follow(self, job: JobRecord) -> None:
         await self._sleep_until(job.timeline.starts_at)
-        self._emit(EVENT_STARTED, job, "RUNNING")
+        self._emit("started", job, "RUNNING")
         await self._sleep_until(job.timeline.ends_at)
         if job.timeline.fails:
-            self._emit(EVENT_FAILED, job, "FAILED")
+            self._emit("failed", job, "FAILED")
         else:
-            self._emit(EVENT_COMPLETED, job, "FINISHED")
+            self._emit("completed", job, "FINISHED")
 
-    def _emit(self, event: str, job: JobRecord, state: str) -> None:
-        endpoints = [e for e in self._state.webhooks.values() if not e.events or event in e.events]
-        if not endpoints:
-            return
+    def _emit(self, kind: str, job: JobRecord, state: str) -> None:
+        now = iso(self._clock.now())  # one moment for the event, whatever its spelling
+        for endpoint in list(self._state.webhooks.values()):
+            event = event_name_for(endpoint, kind)
+            if event is None:
+                continue
+            body = self._body(event, job, state, now)
+            # Named after the documented spelling whatever is sent: ids stay those of before.
+            msg_id = message_id(job.id, EVENT_PREFIXES[0] + kind, endpoint.uid)
+            self._spawn(self._deliver(endpoint.url, endpoint.secret, msg_id, body))
+
+    def _body(self, event: str, job: JobRecord, state: str, timestamp: str) -> bytes:
         take = self._state.takes.get(job.take_id)
+        mode = self._config.variants.missing_metadata
+        labels = self._config.variants.output_labels
         payload = {
             "event_name": event,
-            "timestamp": iso(self._clock.now()),
+            "timestamp": timestamp,
             "detail": {
                 "client_id": self._state.client.id,
                 "event_attributes": {
                     "job": {
                         "id": job.id,
                         "name": job.name,
-                        "metadata": job.metadata,
+                        "metadata": shown_metadata(mode, "job", job.metadata),
                         "created": iso(job.created),
                         "state": state,
                         "progress": {
                             "state": state,
                             "percentageComplete": 100 if state == "FINISHED" else 0,
                         },
-                        "outputs": list(job.outputs),
+                        "outputs": [
+                            output_label(labels, t, OUTPUT_FILE_TYPES.get(t, "bin"))
+                            for t in job.outputs
+                        ],
                     },
                     "take": {
                         "id": job.take_id,
                         "name": take.name if take else None,
-                        "metadata": take.metadata if take else None,
+                        "metadata": shown_metadata(mode, "take", take.metadata if take else None),
                     },
                 },
             },
         }
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        for endpoint in endpoints:
-            msg_id = message_id(job.id, event, endpoint.uid)
-            self._spawn(self._deliver(endpoint.url, endpoint.secret, msg_id, body))
+        return json.dumps(payload, separators=(",", ":")).encode()
 
     async def _deliver(self, url: str, secret: str, msg_id: str, body: bytes) -> None:
         if self._session is None:

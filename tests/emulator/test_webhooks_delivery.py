@@ -230,3 +230,44 @@ async def test_retries_give_up(
         assert emu.stats.webhook_attempts == len(delays) + 1
         assert emu.stats.webhook_deliveries == 0
         assert emu.webhooks.delivered == []
+
+
+async def test_events_are_sent_in_the_spelling_each_endpoint_subscribed_to(
+    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+) -> None:
+    subscriptions = {
+        "short": ["job.state.completed"],
+        "both": [COMPLETED, "job.state.completed"],
+        "started-short": ["job.state.started", FAILED],
+        "everything": [],
+    }
+    expected = {
+        "short": ["job.state.completed"],
+        "both": [COMPLETED],
+        "started-short": ["job.state.started"],
+        "everything": [STARTED, COMPLETED],
+    }
+    async with (
+        Receiver() as r1,
+        Receiver() as r2,
+        Receiver() as r3,
+        Receiver() as r4,
+        make_emulator() as emu,
+    ):
+        receivers = dict(zip(subscriptions, (r1, r2, r3, r4), strict=True))
+        gql = GraphQLClient(session, emu)
+        secrets = {
+            uid: await subscribe(gql, receivers[uid].url, events, uid=uid)
+            for uid, events in subscriptions.items()
+        }
+        job = await gql.singlecam_job()
+        names: dict[str, list[str]] = {}
+        for uid, receiver in receivers.items():
+            deliveries = await receiver.wait_for(len(expected[uid]))
+            payloads = [verify(secrets[uid], d) for d in deliveries]
+            assert {p["detail"]["event_attributes"]["job"]["id"] for p in payloads} == {job["id"]}
+            names[uid] = [p["event_name"] for p in payloads]
+        assert names == expected
+        # Every delivery task starts (and counts its attempt) before any reaches a receiver:
+        # nothing beyond the expected ones was sent.
+        assert emu.stats.webhook_attempts == sum(map(len, expected.values()))
