@@ -1,0 +1,110 @@
+"""Every python block of the README and the site runs, in order, against the emulator.
+
+Each page gets a fresh emulator (serving from a background thread, with jobs that finish at
+once), a working directory holding the sample videos the pages name, the two environment
+variables, and one namespace and event loop shared by its blocks, so a page reads like a
+session at the asyncio REPL. Blocks may use top-level `await`. A block that must not run says so
+on its first line: `# docs: not run — <reason>`.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aio_move_ugc import AsyncMoveUgc
+from aio_move_ugc.testing import EmulatorThread, emulator_config
+
+from ._markdown import LANGUAGES, ROOT, Block, blocks, pages
+
+INSTANT: dict[str, Any] = {
+    "job_queue_delay": 0.0,
+    "job_duration": 0.0,
+    "output_lag": 0.0,
+    "volume_duration": 0.0,
+    "output_size": 4096,
+}
+"""Jobs and volumes end the moment they are created, so no block waits on a clock."""
+
+MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+SAMPLE_VIDEOS = ["dance.mp4", "cam-a.mp4", "cam-b.mp4", *(f"videos/take-{i}.mp4" for i in range(3))]
+
+
+def _sample_videos(directory: Path) -> None:
+    for index, name in enumerate(SAMPLE_VIDEOS):
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(MP4_HEADER + bytes([index]) * 4096)
+
+
+def _page_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def _run_block(block: Block, namespace: dict[str, Any], runner: asyncio.Runner) -> None:
+    code = compile(block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    if code.co_flags & inspect.CO_COROUTINE:
+        runner.run(eval(code, namespace))  # a block with top-level await is a coroutine
+    else:
+        exec(code, namespace)
+
+
+async def _close_clients(namespace: dict[str, Any]) -> None:
+    for value in namespace.values():
+        if isinstance(value, AsyncMoveUgc):
+            await value.aclose()
+
+
+def _pages_with_python() -> list[Path]:
+    return [p for p in pages() if any(b.language == "python" for b in blocks(p))]
+
+
+@pytest.mark.parametrize("page", _pages_with_python(), ids=_page_id)
+def test_python_blocks_run(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runnable = [b for b in blocks(page) if b.language == "python" and b.not_run_reason is None]
+    if not runnable:
+        pytest.skip("no python block to run on this page")
+    _sample_videos(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    with EmulatorThread(emulator_config(**INSTANT)) as emu, asyncio.Runner() as runner:
+        for name, value in emu.environment().items():
+            monkeypatch.setenv(name, value)
+        try:
+            for block in runnable:
+                _run_block(block, namespace, runner)
+        finally:
+            runner.run(_close_clients(namespace))
+        assert emu.stats()["graphql_requests"] > 0, "the page's examples never reached the API"
+    output = capsys.readouterr().out
+    assert emu.api_key not in output
+
+
+def test_every_block_is_fenced_with_a_known_language() -> None:
+    problems = []
+    for page in pages():
+        for block in blocks(page):
+            if block.language not in LANGUAGES:
+                problems.append(f"{block.where}: language {block.language!r}")
+            if block.language == "python" and block.indent:
+                problems.append(f"{block.where}: an indented python block is never run")
+    assert not problems, "\n".join(problems)
+
+
+def test_blocks_that_do_not_run_say_why() -> None:
+    skipped = [
+        (b.where, b.not_run_reason)
+        for page in pages()
+        for b in blocks(page)
+        if b.language == "python" and "docs: not run" in b.code.splitlines()[0]
+    ]
+    for where, reason in skipped:
+        assert reason is not None, f"{where}: write `# docs: not run — <reason>`"
+        assert len(reason) > 10, f"{where}: say why the block is not run"
