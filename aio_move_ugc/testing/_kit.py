@@ -69,6 +69,10 @@ class EmulatorThread:
     sync SDK, `requests`), or tests whose loop you would rather keep free. Everything it
     exposes may be called from any thread; `call()` runs a function on the emulator's loop.
 
+    The emulator is configured by `config` (default: `EmulatorConfig()`) with any further
+    `settings` applied as by `emulator_config()`, and listens on `host`:`port` (by default
+    127.0.0.1 and a free port).
+
     ```python
     with EmulatorThread(job_duration=0.1) as emu:
         os.environ.update(emu.environment())
@@ -202,11 +206,15 @@ class EmulatorThread:
         return asyncio.run_coroutine_threadsafe(run(), loop).result(STARTUP_TIMEOUT)
 
     def advance(self, seconds: float) -> None:
-        """Move the server clock forward: jobs progress and end, presigned URLs expire."""
+        """Move the server clock `seconds` forward: jobs progress and end, presigned URLs expire."""
         self.call(self.emulator.advance, seconds)
 
     def set_faults(self, route: str, faults: RouteFaults | Mapping[str, Any] | None) -> None:
-        """Inject (or with None, stop) faults on "graphql", "storage_put" or "storage_get"."""
+        """Inject `faults` (or with None, stop them) on `route`.
+
+        The route is "graphql", "storage_put" or "storage_get"; `faults` is a `RouteFaults` or
+        a mapping of its fields, e.g. `{"rate_503": 0.5}`.
+        """
         value = None if faults is None else _route_faults(route, faults)
         self.call(self.emulator.set_faults, route, value)
 

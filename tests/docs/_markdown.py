@@ -13,6 +13,8 @@ README = ROOT / "README.md"
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)\s*(?P<info>[^\s`]*)")
 NOT_RUN = re.compile(r"^#\s*docs:\s*not run\s*[-—:]\s*(?P<reason>\S.*)$")
 """First line of a python block that is shown but not run: `# docs: not run — <reason>`."""
+PYTEST_FILE = re.compile(r"^#\s*(?P<name>(test_\w+|conftest)\.py)\s*$")
+"""First line of a python block that is a pytest file of its own: `# test_something.py`."""
 LANGUAGES = {"python", "bash", "text", "toml", "ini", "json", "yaml", "graphql", "console"}
 
 
@@ -30,6 +32,13 @@ class Block:
     @property
     def where(self) -> str:
         return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+    @property
+    def pytest_file(self) -> str | None:
+        """The file name, when the block is a pytest file rather than a REPL session."""
+        first = self.code.lstrip().splitlines()[0] if self.code.strip() else ""
+        match = PYTEST_FILE.match(first)
+        return match["name"] if match else None
 
     @property
     def not_run_reason(self) -> str | None:
