@@ -1,6 +1,6 @@
 """The plugin from a clean install: a fresh virtualenv holding only the package (from this tree),
-pytest and pytest-asyncio, running a user's test file. Its pytest finds the plugin through the
-package's entry point alone."""
+pytest and pytest-asyncio, running a user's test files; then the same without pytest-asyncio,
+under anyio's plugin. Its pytest finds the plugin through the package's entry point alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import venv
 from pathlib import Path
 
-from ._user_tests import ASYNC_FLOW, INI_AUTO, UNUSED
+from ._user_tests import ANYIO, ASYNC_FLOW, INI_AUTO, UNUSED
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 600.0
@@ -65,6 +65,29 @@ def test_a_clean_install_brings_the_fixtures(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         assert f"{passed} passed" in run.stdout, run.stdout[-4000:]
+    # Without pytest-asyncio, anyio's plugin (anyio comes with the package) runs the fixtures.
+    removed = subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "-q", "-y", "pytest-asyncio"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=_env(),
+        check=False,
+    )
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    (project / "test_anyio.py").write_text(ANYIO)
+    run = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_anyio.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=_env(),
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "2 passed" in run.stdout, run.stdout[-4000:]
     # Nothing of this tree leaked in: the package came from the virtualenv's site-packages.
     where = subprocess.run(
         [str(python), "-c", "import aio_move_ugc.testing.plugin as p; print(p.__file__)"],
