@@ -1,3 +1,15 @@
-"""The documentation is tested: its code runs, its site builds, its reference is complete."""
+"""pytest's own `pytester` fixture, for running the documentation's test files as a user would.
 
-pytest_plugins = ["pytester"]
+Enabled from here rather than with `pytest_plugins`, which pytest accepts only in the rootdir's
+conftest.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the pytester plugin (once, whichever of the conftests asks first)."""
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")

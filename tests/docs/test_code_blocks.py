@@ -13,6 +13,7 @@ import ast
 import asyncio
 import inspect
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,32 @@ def _page_id(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+BLOCK_TIMEOUT = 120.0
+"""Seconds one block may run; an example that hangs (a watch that never ends) fails instead."""
+
+
 def _run_block(block: Block, namespace: dict[str, Any], runner: asyncio.Runner) -> None:
     code = compile(block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    if code.co_flags & inspect.CO_COROUTINE:
-        runner.run(eval(code, namespace))  # a block with top-level await is a coroutine
-    else:
-        exec(code, namespace)
+    if code.co_flags & inspect.CO_COROUTINE:  # a block with top-level await is a coroutine
+        runner.run(asyncio.wait_for(eval(code, namespace), BLOCK_TIMEOUT))
+        return
+    # A plain block may start its own event loop (`asyncio.run(main())`) or block on I/O: it
+    # runs in a thread so that a hang is bounded too.
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            exec(code, namespace)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"docs {block.where}", daemon=True)
+    thread.start()
+    thread.join(BLOCK_TIMEOUT)
+    if thread.is_alive():
+        pytest.fail(f"{block.where}: still running after {BLOCK_TIMEOUT} s")
+    if failure:
+        raise failure[0]
 
 
 async def _close_clients(namespace: dict[str, Any]) -> None:

@@ -1,3 +1,15 @@
-"""The testing kit is tested the way a user meets it, through pytest itself."""
+"""pytest's own `pytester` fixture, for running test files the way a user runs them.
 
-pytest_plugins = ["pytester"]
+Enabled from here rather than with `pytest_plugins`, which pytest accepts only in the rootdir's
+conftest.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the pytester plugin (once, whichever of the conftests asks first)."""
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
