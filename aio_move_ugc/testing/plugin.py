@@ -31,15 +31,15 @@ if TYPE_CHECKING:
 
 MARKER = "move_ugc_emulator"
 
-F = TypeVar("F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _async_fixture(function: F) -> F:
+def _async_fixture(function: _F) -> _F:
     try:  # pytest-asyncio's strict mode only runs async fixtures declared through it
         import pytest_asyncio
     except ImportError:  # anyio's plugin runs plain async fixtures
-        return cast(F, pytest.fixture(function))
-    return cast(F, pytest_asyncio.fixture(function))
+        return cast(_F, pytest.fixture(function))
+    return cast(_F, pytest_asyncio.fixture(function))
 
 
 def pytest_configure(config: pytest.Config) -> None:
