@@ -55,3 +55,6 @@ def test_the_plugin_stays_out_of_the_way_when_unused(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=2)
     markers = pytester.runpytest_subprocess("--markers", timeout=TIMEOUT)
     markers.stdout.fnmatch_lines(["@pytest.mark.move_ugc_emulator(**settings)*"])
+    disabled = pytester.runpytest_subprocess("-p", "no:move_ugc", "--markers", timeout=TIMEOUT)
+    assert disabled.ret == 0
+    assert "move_ugc_emulator" not in disabled.stdout.str()
