@@ -1,4 +1,5 @@
-"""Sessions: tests, lint, typecheck, bench (quick mode with BENCH_QUICK=1 or `-- --quick`)."""
+"""Sessions: tests, lint, typecheck, docs (the site, into build/site/; `-- serve` to preview), bench
+(quick mode with BENCH_QUICK=1 or `-- --quick`)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,14 @@ def bench(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-q", "curl", external=True)
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly into build/site/ (or `nox -s docs -- serve`)."""
+    session.install("-e", ".[docs]")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", "-d", "build/site", *session.posargs)

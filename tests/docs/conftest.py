@@ -1,0 +1,15 @@
+"""pytest's own `pytester` fixture, for running the documentation's test files as a user would.
+
+Enabled from here rather than with `pytest_plugins`, which pytest accepts only in the rootdir's
+conftest.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the pytester plugin (once, whichever of the conftests asks first)."""
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
