@@ -48,7 +48,11 @@ class ClientClosedError(MoveUgcError, RuntimeError):
 
 
 class APIConnectionError(MoveUgcError):
-    """The API could not be reached or the connection broke before an answer arrived."""
+    """The API could not be reached or the connection broke before an answer arrived.
+
+    `request_sent` is False when the connection could not even be made, so the request never
+    left (repeating it is safe, creates included).
+    """
 
     def __init__(
         self, message: str, *, operation_name: str | None = None, request_sent: bool = True

@@ -173,7 +173,11 @@ class Journal:
 
 
 class Bulk:
-    """`ugc.bulk`: process many videos in parallel."""
+    """`ugc.bulk`: process many videos in parallel.
+
+    Made by the client on first use of `ugc.bulk`: `ctx` is the client's context and `files`,
+    `takes` and `jobs` its resources; there is no need to build one by hand.
+    """
 
     def __init__(self, ctx: ClientContext, *, files: Files, takes: Takes, jobs: Jobs) -> None:
         self._ctx = ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import importlib
 import inspect
 import re
 import typing
@@ -70,7 +71,9 @@ def resource_classes() -> list[type]:
     for _, member in _own_members(AsyncMoveUgc):
         function = _function_of(member)
         if isinstance(member, functools.cached_property) and function is not None:
-            returned = typing.get_type_hints(function).get("return")
+            # Names the client imports for type checking only (bulk loads on first use).
+            deferred = {"Bulk": importlib.import_module("aio_move_ugc.bulk").Bulk}
+            returned = typing.get_type_hints(function, localns=deferred).get("return")
             if isinstance(returned, type):
                 found.append(returned)
     return found
