@@ -1,0 +1,56 @@
+"""Bulk runs across machines on Temporal (`pip install 'aio-move-ugc[temporal]'`).
+
+One workflow per input, its id the sha256 of the video's bytes and of the requested outputs,
+so submitting an input again attaches to its run. Uploads run on the queue of the host that
+holds the video, downloads on the queue of the host chosen for the outputs, the API steps and
+the waiting on any worker; one budget workflow per API key keeps the whole cluster under the
+plan's request limit. See docs/guides/distributed.md.
+
+    DistributedBulk      submit inputs, stream `BulkResult`s
+    run_worker           serve workflows and activities (`aio-move-ugc worker`)
+    WorkerConfig         a worker's host name, queue, budget and limits
+    ClusterBudget        the cluster-wide `RequestBudget`
+    Timing               activity timeouts and retry pacing
+"""
+
+from __future__ import annotations
+
+try:
+    import temporalio  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    from .._exceptions import ConfigurationError
+
+    raise ConfigurationError(
+        "aio_move_ugc.distributed needs Temporal: pip install 'aio-move-ugc[temporal]'"
+    ) from exc
+
+from ._activities import CRASH_ENV, MoveUgcActivities
+from ._budget import ClusterBudget, budget_id_for
+from ._budget_workflow import BudgetWorkflow
+from ._identity import content_key, workflow_id
+from ._poller import JobPoller
+from ._submit import DistributedBulk, Submission
+from ._types import DEFAULT_TASK_QUEUE, MARKER_KEY, TakeOutcome, Timing, host_queue
+from ._worker import WorkerConfig, run_worker
+from ._workflow import TakeWorkflow
+
+__all__ = [
+    "CRASH_ENV",
+    "DEFAULT_TASK_QUEUE",
+    "MARKER_KEY",
+    "BudgetWorkflow",
+    "ClusterBudget",
+    "DistributedBulk",
+    "JobPoller",
+    "MoveUgcActivities",
+    "Submission",
+    "TakeOutcome",
+    "TakeWorkflow",
+    "Timing",
+    "WorkerConfig",
+    "budget_id_for",
+    "content_key",
+    "host_queue",
+    "run_worker",
+    "workflow_id",
+]

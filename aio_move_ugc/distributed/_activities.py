@@ -1,0 +1,289 @@
+"""The steps of a take workflow, as Temporal activities run by a worker.
+
+Temporal delivers an activity at least once: a worker may die after the API did what was asked
+and before Temporal heard of it. So every attempt after the first looks before it acts —
+
+- upload: the file record the last attempt reported (heartbeat details) is reused when the
+  storage holds an object of the same size and MD5 and the record carries this workflow's
+  marker; otherwise a new record receives the bytes (a record without bytes is never used);
+- create take: the newest takes are searched for this workflow's marker in their metadata;
+- create job: the take's jobs are listed (a take belongs to one input; jobs of an earlier,
+  failed run are excluded).
+
+Every activity heartbeats while it runs, so a worker that dies is noticed within the heartbeat
+timeout and its step is given to another worker of the same queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from .. import (
+    AsyncMoveUgc,
+    AuthenticationError,
+    BadRequestError,
+    InvalidInputError,
+    JobFailedError,
+    MoveUgcError,
+    NotFoundError,
+    OutputType,
+    SourceIn,
+    ValidationError,
+)
+from ._poller import JobPoller
+from ._types import MARKER_KEY, CreateJobArgs, CreateTakeArgs, DownloadArgs, JobEnd, UploadArgs
+from ._workflow import PERMANENT
+
+CRASH_ENV = "AIO_MOVE_UGC_CRASH_AT"
+"""Fault injection for tests of recovery: a comma-separated list of steps (`upload`,
+`uploaded`, `create_take`, `create_job`, `download`) at which the worker SIGKILLs its own
+process — mid-transfer for `upload` and `download`, right after the API answered for the others."""
+
+_PERMANENT_ERRORS = (
+    InvalidInputError,
+    AuthenticationError,
+    NotFoundError,
+    ValidationError,
+    BadRequestError,
+    JobFailedError,
+)
+_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+_CONTENT_RANGE = re.compile(r"^bytes 0-0/(\d+)$")
+
+
+def crash_point(step: str) -> None:
+    """Kill this process now when `step` is one of the steps named in `AIO_MOVE_UGC_CRASH_AT`."""
+    if step in os.environ.get(CRASH_ENV, "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _failure(exc: Exception) -> ApplicationError:
+    """An activity failure Temporal can store: the SDK's messages, which never hold a secret."""
+    if isinstance(exc, _PERMANENT_ERRORS):
+        return ApplicationError(str(exc), type=PERMANENT, non_retryable=True)
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+        return ApplicationError(
+            f"cannot read the input: {exc.strerror}", type=PERMANENT, non_retryable=True
+        )
+    return ApplicationError(str(exc) or type(exc).__name__, type=type(exc).__name__)
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(*details: Any) -> AsyncIterator[Callable[..., None]]:
+    """Heartbeat every third of the heartbeat timeout while the step runs; the yielded
+    function replaces the details sent (and sends them now)."""
+    current: list[Any] = list(details)
+    timeout = activity.info().heartbeat_timeout
+    period = timeout.total_seconds() / 3 if timeout else 10.0
+
+    def beat(*new: Any) -> None:
+        current[:] = new
+        activity.heartbeat(*current)
+
+    async def ticker() -> None:
+        while True:
+            activity.heartbeat(*current)
+            await anyio.sleep(period)
+
+    task = asyncio.get_running_loop().create_task(ticker())
+    try:
+        yield beat
+    except MoveUgcError as exc:
+        raise _failure(exc) from None
+    except OSError as exc:
+        raise _failure(exc) from None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class MoveUgcActivities:
+    """The activities of one worker, sharing its client, its job poller and a storage session."""
+
+    def __init__(self, ugc: AsyncMoveUgc, poller: JobPoller) -> None:
+        self._ugc = ugc
+        self._poller = poller
+        self._storage: aiohttp.ClientSession | None = None
+
+    async def aclose(self) -> None:
+        """Close the storage session used to look at uploaded objects."""
+        if self._storage is not None:
+            await self._storage.close()
+            self._storage = None
+
+    # ------------------------------------------------------------------ upload
+    @activity.defn(name="upload")
+    async def upload(self, args: UploadArgs) -> str:
+        """Send the video to storage (or find it there already); returns the file id."""
+        info = activity.info()
+        path = Path(args.path)
+        async with _heartbeating() as beat:
+            size = (await anyio.Path(path).stat()).st_size
+            if size != args.size:
+                raise InvalidInputError(f"{path} changed size since it was submitted")
+            earlier = info.heartbeat_details[0] if info.heartbeat_details else None
+            if (
+                info.attempt > 1
+                and isinstance(earlier, str)
+                and await self._stored_before(earlier, args)
+            ):
+                return earlier
+            record: list[str] = []
+
+            async def on_record(file: Any) -> None:
+                record[:] = [file.id]
+                beat(file.id)
+
+            def progress(done: int, total: int) -> None:
+                if record:
+                    beat(record[0], done)
+                if 0 < done < total:
+                    crash_point("upload")
+
+            file = await self._ugc.files.upload(
+                path,
+                type=args.file_type,
+                metadata={MARKER_KEY: args.workflow_id},
+                progress=progress,
+                on_record=on_record,
+            )
+            crash_point("uploaded")
+            return file.id
+
+    async def _stored_before(self, file_id: str, args: UploadArgs) -> bool:
+        """True when `file_id` is this workflow's record and storage holds exactly this video."""
+        try:
+            record = await self._ugc.files.retrieve(file_id)
+        except MoveUgcError:
+            return False
+        metadata = record.metadata
+        if not isinstance(metadata, dict) or metadata.get(MARKER_KEY) != args.workflow_id:
+            return False
+        if not record.presigned_url:
+            return False
+        found = await self._probe(record.presigned_url)
+        if found is None or found[0] != args.size or found[1] is None:
+            return False
+        local = await anyio.to_thread.run_sync(_md5_of, Path(args.path))
+        return found[1] == local
+
+    async def _probe(self, url: str) -> tuple[int, str | None] | None:
+        """Size and MD5 (from the ETag) of the object behind a presigned GET URL, or None."""
+        if self._storage is None:
+            self._storage = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        try:
+            async with self._storage.get(url, headers={"Range": "bytes=0-0"}) as response:
+                await response.read()
+                if response.status != 206:
+                    return None
+                size = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+                etag = _ETAG.match(response.headers.get("ETag", ""))
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None  # nothing proven: the bytes are sent again
+        if size is None:
+            return None
+        return int(size.group(1)), etag.group(1).lower() if etag else None
+
+    # ------------------------------------------------------------------ take
+    @activity.defn(name="create_take")
+    async def create_take(self, args: CreateTakeArgs) -> str:
+        """Create the take (or find the one an earlier attempt created); returns its id."""
+        async with _heartbeating():
+            if activity.info().attempt > 1:
+                found = await self._find_take(args.workflow_id, args.not_before)
+                if found is not None:
+                    return found
+            source = SourceIn(
+                device_label=args.device_label,
+                file_id=args.file_id,
+                format=args.file_type.upper(),  # type: ignore[arg-type]
+            )
+            take = await self._ugc.takes.create_singlecam(
+                [source], name=args.name, metadata=_marked(args.metadata, args.workflow_id)
+            )
+            crash_point("create_take")
+            return take.id
+
+    async def _find_take(self, workflow_id: str, not_before: float) -> str | None:
+        async for take in self._ugc.takes.list(limit=100):
+            metadata = take.metadata
+            if isinstance(metadata, dict) and metadata.get(MARKER_KEY) == workflow_id:
+                return take.id
+            if take.created is not None and take.created.timestamp() < not_before:
+                return None
+        return None
+
+    # ------------------------------------------------------------------ job
+    @activity.defn(name="create_job")
+    async def create_job(self, args: CreateJobArgs) -> str:
+        """Start the job (or find the one an earlier attempt started); returns its id."""
+        async with _heartbeating():
+            if activity.info().attempt > 1:
+                page = await self._ugc.jobs.list(take_id=args.take_id, limit=20)
+                for job in page.items:
+                    if job.id not in args.exclude:
+                        return job.id
+            job = await self._ugc.jobs.create_singlecam(
+                args.take_id,
+                outputs=args.outputs,
+                name=args.name,
+                metadata=_marked(args.metadata, args.workflow_id),
+            )
+            crash_point("create_job")
+            return job.id
+
+    # ------------------------------------------------------------------ wait
+    @activity.defn(name="wait_job")
+    async def wait_job(self, job_id: str) -> JobEnd:
+        """Wait, in this worker's shared polling rounds, until the job ends and its outputs
+        have URLs (or it fails)."""
+        async with _heartbeating():
+            end = await self._poller.wait(job_id)
+            return JobEnd(job_id, end.finished, end.state, end.reason)
+
+    # ------------------------------------------------------------------ download
+    @activity.defn(name="download")
+    async def download(self, args: DownloadArgs) -> dict[str, str]:
+        """Fetch the job's outputs into `dest` (atomically, resuming an earlier attempt's
+        partial files); returns where each output landed."""
+        async with _heartbeating() as beat:
+
+            def progress(done: int, total: int) -> None:
+                beat(done)
+                if 0 < done < total:
+                    crash_point("download")
+
+            wanted = [OutputType(o) for o in args.outputs] if args.outputs else None
+            paths = await self._ugc.jobs.download_outputs(
+                args.job_id, args.dest, types=wanted, progress=progress
+            )
+            return {kind.value: str(path) for kind, path in paths.items()}
+
+
+def _marked(metadata: Any, workflow_id: str) -> dict[str, Any]:
+    base = (
+        metadata if isinstance(metadata, dict) else ({} if metadata is None else {"user": metadata})
+    )
+    return {**base, MARKER_KEY: workflow_id}
