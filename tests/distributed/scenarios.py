@@ -1,0 +1,224 @@
+"""Scenarios of the distributed tests, each run in its own process (see `harness.run_scenario`).
+
+`python -m tests.distributed.scenarios NAME WORKDIR FINDINGS_JSON`: runs the scenario against a
+real emulator (in this process), a real Temporal dev server and real worker processes, writes
+what it observed to FINDINGS_JSON, and leaves through `os._exit` (Temporal's runtime may crash
+while an interpreter tears down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aio_move_ugc import AsyncMoveUgc, InvalidInputError, JobFailedError, OutputType
+from aio_move_ugc.bulk import BulkItem, BulkResult
+from aio_move_ugc.emulator import Emulator, EmulatorConfig
+from tests.distributed.harness import DevServer, WorkerProcess, make_videos, wait_for
+
+OUTPUTS = [OutputType.MAIN_FBX, OutputType.MOTION_DATA]
+FAST_TIMING = {"heartbeat": 2.0, "api_call": 4.0, "retry_initial": 0.2, "retry_max": 1.0}
+
+
+def _marker_counts(emu: Emulator) -> tuple[Counter[str], Counter[str]]:
+    """Takes and jobs per workflow marker, straight from the emulator's records."""
+    from aio_move_ugc.distributed import MARKER_KEY
+
+    def marker(raw: str | None) -> str:
+        value = json.loads(raw) if raw else None
+        return str(value.get(MARKER_KEY)) if isinstance(value, dict) else "<none>"
+
+    takes = Counter(marker(t.metadata) for t in emu.state.takes.values())
+    jobs = Counter(marker(j.metadata) for j in emu.state.jobs.values())
+    return takes, jobs
+
+
+def _outputs_identical(emu: Emulator, results: list[BulkResult]) -> list[str]:
+    """Outputs that differ from what the emulator serves, or are missing (empty: all good)."""
+    wrong = []
+    for result in results:
+        if result.job_id is None:
+            wrong.append(f"{result.item.path}: no job")
+            continue
+        job = emu.state.jobs[result.job_id]
+        if set(result.outputs) != {OutputType(k) for k in job.output_files}:
+            wrong.append(f"{result.job_id}: outputs {sorted(result.outputs)}")
+        for kind, file_id in job.output_files.items():
+            served = emu.storage.read_bytes(emu.state.files[file_id].key)
+            path = result.outputs.get(OutputType(kind))
+            if path is None or path.read_bytes() != served:
+                wrong.append(f"{result.job_id} {kind}")
+    return wrong
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*") if ".part" in p.name)
+
+
+async def _collect(results: Any) -> list[BulkResult]:
+    return [result async for result in results]
+
+
+async def basic(workdir: Path) -> dict[str, Any]:
+    """One worker: a run, the same inputs again, bad input, failed jobs and `retry_failed`."""
+    from temporalio.client import Client
+
+    from aio_move_ugc.distributed import DistributedBulk, Timing
+
+    findings: dict[str, Any] = {}
+    config = EmulatorConfig(
+        job_queue_delay=0.1, job_duration=0.3, output_lag=0.1, output_size=8192, seed=5
+    )
+    server = DevServer(workdir)
+    await server.start()
+    try:
+        async with Emulator(config) as emu:
+            worker = WorkerProcess(
+                "alpha",
+                temporal=server.address,
+                endpoint_url=emu.endpoint_url,
+                api_key=emu.api_key,
+                logdir=workdir,
+                extra=["--poll-interval", "0.2", "--poll-max-interval", "0.5"],
+            )
+            await worker.start()
+            try:
+                temporal = await Client.connect(server.address)
+                bulk = DistributedBulk(temporal, timing=Timing(**FAST_TIMING))
+                videos = make_videos(workdir / "videos", 4, size=50_000)
+                dest = workdir / "out"
+                first = await _collect(bulk.run(videos, host="alpha", dest=dest, outputs=OUTPUTS))
+                findings["first_ok"] = [r.ok for r in first]
+                findings["first_skipped"] = [r.skipped for r in first]
+                findings["first_wrong_outputs"] = _outputs_identical(emu, first)
+                findings["first_distinct_jobs"] = len({r.job_id for r in first})
+                counts_before = (len(emu.state.takes), len(emu.state.jobs), len(emu.state.files))
+                again = await _collect(bulk.run(videos, host="alpha", dest=dest, outputs=OUTPUTS))
+                findings["again_ok"] = [r.ok for r in again]
+                findings["again_skipped"] = [r.skipped for r in again]
+                findings["again_same_jobs"] = sorted(r.job_id or "" for r in again) == sorted(
+                    r.job_id or "" for r in first
+                )
+                counts_after = (len(emu.state.takes), len(emu.state.jobs), len(emu.state.files))
+                findings["again_created_nothing"] = counts_before == counts_after
+                # Other outputs make another input: a new workflow, a new take.
+                other = await _collect(
+                    bulk.run(videos[:1], host="alpha", dest=dest, outputs=[OutputType.MAIN_FBX])
+                )
+                findings["other_outputs_new_job"] = other[0].ok and other[0].job_id not in {
+                    r.job_id for r in first
+                }
+                findings["other_outputs_files"] = sorted(k.value for k in other[0].outputs)
+                findings["leftovers"] = _leftovers(dest)
+
+                # Bad input: refused before anything is sent.
+                requests = emu.stats.graphql_requests
+                refused = []
+                empty = workdir / "videos" / "empty.mp4"
+                empty.write_bytes(b"")
+                text = workdir / "videos" / "notes.txt"
+                text.write_text("not a video")
+                attempts: list[Callable[[], Awaitable[object]]] = [
+                    lambda: bulk.submit([workdir / "missing.mp4"], host="alpha", dest=dest),
+                    lambda: bulk.submit([empty], host="alpha", dest=dest),
+                    lambda: bulk.submit([text], host="alpha", dest=dest),
+                    lambda: bulk.submit(videos, host="alpha", dest=dest, outputs=["NOPE"]),
+                    lambda: bulk.submit(videos, host="", dest=dest),
+                    lambda: bulk.submit(videos, host="a@b", dest=dest),
+                    lambda: bulk.submit(
+                        [BulkItem(videos[0], metadata={"bad": object()})], host="alpha", dest=dest
+                    ),
+                    lambda: bulk.submit(
+                        [BulkItem(videos[0], device_label="")], host="a", dest=dest
+                    ),
+                ]
+                for attempt in attempts:
+                    try:
+                        await attempt()
+                        refused.append("accepted")
+                    except InvalidInputError as exc:
+                        refused.append(type(exc).__name__)
+                findings["bad_input"] = refused
+                findings["bad_input_sent_nothing"] = emu.stats.graphql_requests == requests
+                await worker.stop()
+            finally:
+                await worker.stop()
+
+        # Failed jobs, then retry_failed: the same take, one new job each, the old one excluded.
+        failing = EmulatorConfig(
+            job_queue_delay=0.1, job_duration=0.2, output_lag=0.1, failure_rate=1.0, seed=6
+        )
+        async with Emulator(failing) as emu:
+            worker = WorkerProcess(
+                "alpha",
+                temporal=server.address,
+                endpoint_url=emu.endpoint_url,
+                api_key=emu.api_key,
+                logdir=workdir,
+                extra=["--poll-interval", "0.2", "--poll-max-interval", "0.5"],
+            )
+            await worker.start()
+            try:
+                temporal = await Client.connect(server.address)
+                bulk = DistributedBulk(temporal, timing=Timing(**FAST_TIMING))
+                videos = make_videos(workdir / "failing", 2, size=30_000, start=100)
+                dest = workdir / "out-failing"
+                failed = await _collect(bulk.run(videos, host="alpha", dest=dest))
+                findings["failed_ok"] = [r.ok for r in failed]
+                findings["failed_errors"] = [type(r.error).__name__ for r in failed]
+                jobs_after_fail = len(emu.state.jobs)
+                takes_after_fail = len(emu.state.takes)
+                plain = await _collect(bulk.run(videos, host="alpha", dest=dest))
+                findings["resubmit_no_new_job"] = len(emu.state.jobs) == jobs_after_fail
+                findings["resubmit_ok"] = [r.ok for r in plain]
+                retried = await _collect(
+                    bulk.run(videos, host="alpha", dest=dest, retry_failed=True)
+                )
+                findings["retried_errors"] = [type(r.error).__name__ for r in retried]
+                findings["retried_new_jobs"] = len(emu.state.jobs) - jobs_after_fail
+                findings["retried_new_takes"] = len(emu.state.takes) - takes_after_fail
+                findings["retried_same_takes"] = sorted(r.take_id or "" for r in retried) == sorted(
+                    r.take_id or "" for r in failed
+                )
+                findings["retried_other_jobs"] = not (
+                    {r.job_id for r in retried} & {r.job_id for r in failed}
+                )
+                findings["job_failed_is_typed"] = all(
+                    isinstance(r.error, JobFailedError) for r in retried
+                )
+            finally:
+                await worker.stop()
+    finally:
+        server.stop()
+    return findings
+
+
+SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {"basic": basic}
+
+
+def main() -> None:
+    name, workdir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    started = time.monotonic()
+    code = 0
+    try:
+        findings = asyncio.run(SCENARIOS[name](workdir))
+        findings["seconds"] = round(time.monotonic() - started, 1)
+        out.write_text(json.dumps(findings, indent=1, default=str))
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Distributed bulk runs on a real Temporal dev server, real workers and the emulator.
+
+Each test runs a scenario of `scenarios.py` in a child process (Temporal's runtime may crash
+while an interpreter exits, which must not touch the suite) and asserts on what it observed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.distributed.harness import ROOT, run_scenario
+
+pytestmark = pytest.mark.temporal
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, aio_move_ugc, aio_move_ugc.distributed, aio_move_ugc.distributed._cli;"
+        "print('temporalio' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
+    found = run_scenario("basic", tmp_path, limit=240)
+    # A first run: every input processed once, outputs byte for byte what the API serves.
+    assert found["first_ok"] == [True] * 4
+    assert found["first_skipped"] == [False] * 4
+    assert found["first_wrong_outputs"] == []
+    assert found["first_distinct_jobs"] == 4
+    # The same inputs again attach to the finished workflows: nothing new is created.
+    assert found["again_ok"] == [True] * 4
+    assert found["again_skipped"] == [True] * 4
+    assert found["again_same_jobs"] is True
+    assert found["again_created_nothing"] is True
+    # Other outputs are another input.
+    assert found["other_outputs_new_job"] is True
+    assert found["other_outputs_files"] == ["MAIN_FBX"]
+    assert found["leftovers"] == []
+    # Bad input is refused, typed, before anything is sent.
+    assert found["bad_input"] == ["InvalidInputError"] * 8
+    assert found["bad_input_sent_nothing"] is True
+    # A failed job fails its input; resubmitting attaches to the failure...
+    assert found["failed_ok"] == [False, False]
+    assert found["failed_errors"] == ["JobFailedError", "JobFailedError"]
+    assert found["resubmit_ok"] == [False, False]
+    assert found["resubmit_no_new_job"] is True
+    # ...and `retry_failed` runs it again on the same take with one new job each.
+    assert found["retried_new_jobs"] == 2
+    assert found["retried_new_takes"] == 0
+    assert found["retried_same_takes"] is True
+    assert found["retried_other_jobs"] is True
+    assert found["job_failed_is_typed"] is True
