@@ -3,9 +3,10 @@
 Temporal delivers an activity at least once: a worker may die after the API did what was asked
 and before Temporal heard of it. So every attempt after the first looks before it acts —
 
-- upload: the file record the last attempt reported (heartbeat details) is reused when the
-  storage holds an object of the same size and MD5 and the record carries this workflow's
-  marker; otherwise a new record receives the bytes (a record without bytes is never used);
+- upload: the file record an earlier attempt sent bytes to (remembered on the host, which
+  runs every attempt, and in the heartbeat details) is reused when storage holds an object of
+  the same size and MD5 and the record carries this workflow's marker; otherwise a new record
+  receives the bytes (a record without bytes is never used);
 - create take: the newest takes are searched for this workflow's marker in their metadata;
 - create job: the take's jobs are listed (a take belongs to one input; jobs of an earlier,
   failed run are excluded).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -51,6 +53,9 @@ CRASH_ENV = "AIO_MOVE_UGC_CRASH_AT"
 """Fault injection for tests of recovery: a comma-separated list of steps (`upload`,
 `uploaded`, `create_take`, `create_job`, `download`) at which the worker SIGKILLs its own
 process — mid-transfer for `upload` and `download`, right after the API answered for the others."""
+CRASH_LEDGER_ENV = "AIO_MOVE_UGC_CRASH_LEDGER"
+"""With fault injection: a directory shared by the workers; each step then kills only the first
+process that reaches it (the file it creates there, exclusively, marks the step as used)."""
 
 _PERMANENT_ERRORS = (
     InvalidInputError,
@@ -65,9 +70,36 @@ _CONTENT_RANGE = re.compile(r"^bytes 0-0/(\d+)$")
 
 
 def crash_point(step: str) -> None:
-    """Kill this process now when `step` is one of the steps named in `AIO_MOVE_UGC_CRASH_AT`."""
-    if step in os.environ.get(CRASH_ENV, "").split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Kill this process now when `step` is one of the steps named in `AIO_MOVE_UGC_CRASH_AT`
+    (and, with a ledger, when no process has been killed at this step yet)."""
+    if step not in os.environ.get(CRASH_ENV, "").split(","):
+        return
+    ledger = os.environ.get(CRASH_LEDGER_ENV)
+    if ledger:
+        try:
+            os.close(os.open(Path(ledger) / step, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _read_record(path: Path) -> str | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("file_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _write_record(path: Path, file_id: str) -> None:
+    """Write atomically and durably: a crash leaves the old record or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump({"file_id": file_id}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def _md5_of(path: Path) -> str:
@@ -122,9 +154,12 @@ async def _heartbeating(*details: Any) -> AsyncIterator[Callable[..., None]]:
 class MoveUgcActivities:
     """The activities of one worker, sharing its client, its job poller and a storage session."""
 
-    def __init__(self, ugc: AsyncMoveUgc, poller: JobPoller) -> None:
+    def __init__(self, ugc: AsyncMoveUgc, poller: JobPoller, *, state_dir: Path) -> None:
         self._ugc = ugc
         self._poller = poller
+        self._records = state_dir / "uploads"
+        """Per workflow, the file record its upload sends bytes to: this host's memory of
+        uploads, read by a retried attempt (which runs on the same host's queue)."""
         self._storage: aiohttp.ClientSession | None = None
 
     async def aclose(self) -> None:
@@ -143,16 +178,19 @@ class MoveUgcActivities:
             size = (await anyio.Path(path).stat()).st_size
             if size != args.size:
                 raise InvalidInputError(f"{path} changed size since it was submitted")
-            earlier = info.heartbeat_details[0] if info.heartbeat_details else None
-            if (
-                info.attempt > 1
-                and isinstance(earlier, str)
-                and await self._stored_before(earlier, args)
-            ):
-                return earlier
+            remembered = self._records / f"{args.workflow_id}.json"
+            if info.attempt > 1:
+                earlier = {await anyio.to_thread.run_sync(_read_record, remembered)}
+                if info.heartbeat_details and isinstance(info.heartbeat_details[0], str):
+                    earlier.add(info.heartbeat_details[0])
+                for file_id in sorted(e for e in earlier if e):
+                    if await self._stored_before(file_id, args):
+                        return file_id
             record: list[str] = []
 
             async def on_record(file: Any) -> None:
+                # Remembered before any byte goes out, so a retry can find what it received.
+                await anyio.to_thread.run_sync(_write_record, remembered, file.id)
                 record[:] = [file.id]
                 beat(file.id)
 

@@ -75,6 +75,7 @@ def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
     worker.add_argument(
         "--chunk-size", type=_positive_int, default=None, help="transfer chunk size, bytes"
     )
+    worker.add_argument("--state-dir", default=None, help="where this host remembers its uploads")
     worker.set_defaults(command="worker")
     return worker
 
@@ -140,6 +141,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         poll_max_interval=max(args.poll_max_interval, args.poll_interval),
         max_concurrent_transfers=args.max_transfers,
         transfer_config=transfer,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
     )
     temporal = await _connect(args)
     stop = asyncio.Event()

@@ -19,6 +19,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from .. import InvalidInputError, JobFailedError, MoveUgcError, OutputType
 from ..bulk import BulkItem, BulkResult
@@ -28,6 +29,8 @@ from ._workflow import INPUT_FAILED, TakeWorkflow
 
 VIDEO_TYPES = {".mp4": "mp4", ".mov": "mov", ".avi": "avi"}
 SINGLE_PUT_LIMIT = 5 * 1000**3
+RESULT_RETRIES = 60
+"""Times the wait for a result is taken up again while the cluster cannot be reached."""
 RESULT_WAITERS = 500
 """Workflow results awaited at once (each is one long poll on the Temporal connection)."""
 
@@ -171,10 +174,18 @@ class DistributedBulk:
     async def _result(self, submission: Submission) -> BulkResult:
         handle = self._temporal.get_workflow_handle(submission.workflow_id, result_type=TakeOutcome)
         outcome: TakeOutcome | None
-        try:
-            outcome = await handle.result()
-        except WorkflowFailureError:
-            outcome = await _outcome_of(handle)
+        for attempt in range(RESULT_RETRIES + 1):
+            try:
+                outcome = await handle.result()
+            except WorkflowFailureError:
+                outcome = await _outcome_of(handle)
+            except RPCError:
+                # The cluster is unreachable for now (restarting?): its workflows carry on.
+                if attempt == RESULT_RETRIES:
+                    raise
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            break
         result = BulkResult(item=submission.item, ok=False, key=submission.key)
         if outcome is None:
             result.error = MoveUgcError(f"the workflow {submission.workflow_id} did not complete")

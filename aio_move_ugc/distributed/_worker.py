@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -43,6 +44,8 @@ class WorkerConfig:
     max_concurrent_transfers: int = 8
     max_concurrent_activities: int = 200
     transfer_config: TransferConfig | None = None
+    state_dir: Path | None = None
+    """Where this host remembers its uploads (default: `$XDG_CACHE_HOME/aio-move-ugc`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip() or "@" in self.host:
@@ -55,6 +58,11 @@ class WorkerConfig:
                 raise ConfigurationError(f"{name} must be a positive integer")
         if not 0 < self.poll_interval <= self.poll_max_interval:
             raise ConfigurationError("need 0 < poll_interval <= poll_max_interval")
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "aio-move-ugc"
 
 
 def _sandbox() -> SandboxedWorkflowRunner:
@@ -98,7 +106,7 @@ async def run_worker(
         poller = JobPoller(
             ugc, interval=config.poll_interval, max_interval=config.poll_max_interval
         )
-        activities = MoveUgcActivities(ugc, poller)
+        activities = MoveUgcActivities(ugc, poller, state_dir=config.state_dir or _cache_dir())
         shared = Worker(
             temporal,
             task_queue=config.task_queue,

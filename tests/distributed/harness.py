@@ -100,7 +100,7 @@ class DevServer:
         self.port = free_port()
         self.http_port = free_port()
         self.metrics_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
         self.starts = 0
 
     @property
@@ -126,8 +126,11 @@ class DevServer:
             "--log-level",
             "error",
         ]
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.process = await asyncio.create_subprocess_exec(*command, stdout=log, stderr=log)
+        finally:
+            os.close(log)
         self.starts += 1
         await wait_for(lambda: _port_open(self.port), "the Temporal dev server")
         await self.ready()
@@ -145,20 +148,20 @@ class DevServer:
 
         await wait_for(answers, "the Temporal frontend")
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         """SIGKILL: no chance to flush or say goodbye."""
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None and self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+            await self.process.wait()
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
                 self.process.kill()
-                self.process.wait()
+                await self.process.wait()
 
 
 class WorkerProcess:
@@ -173,8 +176,10 @@ class WorkerProcess:
         api_key: str,
         logdir: Path,
         extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.host = host
+        self.env = env or {}
         self.temporal = temporal
         self.endpoint_url = endpoint_url
         self.api_key = api_key
@@ -183,12 +188,12 @@ class WorkerProcess:
         self.process: Process | None = None
         self.exits: list[int] = []
 
-    async def start(self, crash_at: str = "") -> None:
+    async def start(self) -> None:
         env = {
             **os.environ,
             "MOVE_UGC_API_KEY": self.api_key,
-            "AIO_MOVE_UGC_CRASH_AT": crash_at,
             "PYTHONPATH": str(ROOT),
+            **self.env,
         }
         command = [
             sys.executable,
@@ -201,15 +206,17 @@ class WorkerProcess:
             self.temporal,
             "--host",
             self.host,
+            "--state-dir",
+            str(self.log.parent / f"state-{self.host}"),
             *self.extra,
         ]
-        log = open(self.log, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command, stdout=log, stderr=log, env=env, cwd=ROOT
             )
         finally:
-            log.close()
+            os.close(log)
 
     async def wait_exit(self) -> int:
         assert self.process is not None

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aio_move_ugc import AsyncMoveUgc, InvalidInputError, JobFailedError, OutputType
+from aio_move_ugc import InvalidInputError, JobFailedError, OutputType
 from aio_move_ugc.bulk import BulkItem, BulkResult
 from aio_move_ugc.emulator import Emulator, EmulatorConfig
 from tests.distributed.harness import DevServer, WorkerProcess, make_videos, wait_for
@@ -197,11 +197,131 @@ async def basic(workdir: Path) -> dict[str, Any]:
             finally:
                 await worker.stop()
     finally:
-        server.stop()
+        await server.stop()
     return findings
 
 
-SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {"basic": basic}
+KILL_STEPS = ("upload", "uploaded", "create_take", "create_job", "download")
+
+
+async def kills(workdir: Path) -> dict[str, Any]:
+    """Three workers, 30 inputs; a worker SIGKILLed at each step once, the dev server once."""
+    from temporalio.client import Client
+
+    from aio_move_ugc.distributed import DistributedBulk, Timing
+
+    findings: dict[str, Any] = {}
+    config = EmulatorConfig(
+        job_queue_delay=0.3, job_duration=1.0, output_lag=0.2, output_size=200_000, seed=21
+    )
+    ledger = workdir / "ledger"
+    ledger.mkdir()
+    server = DevServer(workdir)
+    await server.start()
+    hosts = ["h0", "h1", "h2"]
+    try:
+        async with Emulator(config) as emu:
+            workers = {
+                host: WorkerProcess(
+                    host,
+                    temporal=server.address,
+                    endpoint_url=emu.endpoint_url,
+                    api_key=emu.api_key,
+                    logdir=workdir,
+                    extra=[
+                        "--poll-interval",
+                        "0.3",
+                        "--poll-max-interval",
+                        "1",
+                        "--chunk-size",
+                        "65536",
+                        "--max-transfers",
+                        "4",
+                    ],
+                    env={
+                        "AIO_MOVE_UGC_CRASH_AT": ",".join(KILL_STEPS),
+                        "AIO_MOVE_UGC_CRASH_LEDGER": str(ledger),
+                    },
+                )
+                for host in hosts
+            }
+            stopping = asyncio.Event()
+            killed: list[str] = []
+
+            async def supervise(worker: WorkerProcess) -> None:
+                """Start the worker again whenever it dies (as a machine that reboots)."""
+                while True:
+                    code = await worker.wait_exit()
+                    if stopping.is_set() or code != -9:
+                        return
+                    killed.append(worker.host)
+                    await worker.start()
+
+            for worker in workers.values():
+                await worker.start()
+            supervisors = [asyncio.create_task(supervise(w)) for w in workers.values()]
+
+            async def kill_server_once() -> None:
+                # The server dies mid-run: once a dozen jobs exist (an observable state).
+                await wait_for(lambda: len(emu.state.jobs) >= 12, "a dozen jobs", limit=240)
+                await server.kill()
+                findings["server_killed_with_jobs"] = len(emu.state.jobs)
+                await server.start()
+
+            server_killer = asyncio.create_task(kill_server_once())
+            try:
+                temporal = await Client.connect(server.address)
+                bulk = DistributedBulk(temporal, timing=Timing(**FAST_TIMING))
+                submissions = []
+                expected_dir: dict[str, Path] = {}
+                for index, host in enumerate(hosts):
+                    videos = make_videos(
+                        workdir / f"videos-{host}", 10, size=300_000, start=10 * index
+                    )
+                    target = hosts[(index + 1) % 3]
+                    expected_dir.update(
+                        (str(v.absolute()), workdir / f"out-{target}") for v in videos
+                    )
+                    submissions += await bulk.submit(
+                        videos,
+                        host=host,
+                        dest=workdir / f"out-{target}",
+                        dest_host=target,
+                        outputs=OUTPUTS,
+                    )
+                results = await _collect(bulk.results(submissions))
+                await server_killer
+            finally:
+                stopping.set()
+                server_killer.cancel()
+                for worker in workers.values():
+                    await worker.stop()
+                await asyncio.gather(*supervisors, return_exceptions=True)
+            takes, jobs = _marker_counts(emu)
+            findings["results"] = len(results)
+            findings["ok"] = sum(r.ok for r in results)
+            findings["errors"] = [str(r.error) for r in results if r.error]
+            findings["takes"] = len(emu.state.takes)
+            findings["jobs"] = len(emu.state.jobs)
+            findings["takes_per_input"] = sorted(set(takes.values()))
+            findings["jobs_per_input"] = sorted(set(jobs.values()))
+            findings["inputs_with_take"] = len(takes)
+            findings["complete_puts"] = emu.stats.storage.get("PUT 200", 0)
+            findings["wrong_outputs"] = _outputs_identical(emu, results)
+            findings["leftovers"] = _leftovers(workdir)
+            findings["outputs_where_asked"] = all(
+                all(str(p).startswith(str(workdir / "out-")) for p in r.outputs.values())
+                for r in results
+            )
+            findings["steps_killed"] = sorted(p.name for p in ledger.iterdir())
+            findings["workers_killed"] = len(killed)
+            findings["server_starts"] = server.starts
+    finally:
+        await server.stop()
+    return findings
+
+
+SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {"basic": basic, "kills": kills}
 
 
 def main() -> None:

@@ -58,3 +58,29 @@ def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
     assert found["retried_same_takes"] is True
     assert found["retried_other_jobs"] is True
     assert found["job_failed_is_typed"] is True
+
+
+def test_three_workers_survive_kills_at_every_step_and_a_server_kill(tmp_path: Path) -> None:
+    found = run_scenario("kills", tmp_path, limit=480)
+    # Each step killed a worker exactly once (the ledger), and the server died once.
+    assert found["steps_killed"] == ["create_job", "create_take", "download", "upload", "uploaded"]
+    assert found["workers_killed"] == 5
+    assert found["server_starts"] == 2
+    assert found["server_killed_with_jobs"] >= 12
+    # Every input finished...
+    assert found["results"] == 30
+    assert found["errors"] == []
+    assert found["ok"] == 30
+    # ...with exactly one take and one job each, as the emulator recorded them.
+    assert found["takes"] == 30
+    assert found["jobs"] == 30
+    assert found["inputs_with_take"] == 30
+    assert found["takes_per_input"] == [1]
+    assert found["jobs_per_input"] == [1]
+    # The object stored before the kill after its upload was found, not sent again (the
+    # upload killed midway never completed its PUT).
+    assert found["complete_puts"] == 30
+    # Outputs byte for byte what the API serves, on the host asked for, no partial files.
+    assert found["wrong_outputs"] == []
+    assert found["outputs_where_asked"] is True
+    assert found["leftovers"] == []
