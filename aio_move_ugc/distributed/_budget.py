@@ -19,7 +19,8 @@ from ._budget_workflow import BudgetState, BudgetWorkflow, Grant
 from ._types import DEFAULT_TASK_QUEUE
 
 LEASE_MARGIN = 0.5
-"""Seconds of a lease left unused: a permit is dropped, not used, this close to its end."""
+"""Seconds of a lease left unused (at most a quarter of it): a permit is dropped, not used,
+this close to its end, so the request it allows reaches the API within the lease."""
 
 
 def budget_id_for(api_key: str) -> str:
@@ -53,8 +54,6 @@ class ClusterBudget(RateBudget):
         super().__init__(limit, window=window)
         if isinstance(lease, bool) or not isinstance(lease, int | float) or not 0 < lease < inf:
             raise ConfigurationError("the lease must be a positive number of seconds")
-        if lease <= 2 * LEASE_MARGIN:
-            raise ConfigurationError(f"the lease must be longer than {2 * LEASE_MARGIN} seconds")
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= limit:
             raise ConfigurationError("batch must be an integer from 1 to the limit")
         if budget_id is None:
@@ -104,7 +103,7 @@ class ClusterBudget(RateBudget):
                 asked = time.monotonic()
                 grant = await self._reserve()
                 if grant.granted:
-                    deadline = asked + self.lease - LEASE_MARGIN
+                    deadline = asked + self.lease - min(LEASE_MARGIN, self.lease / 4)
                     self._permits.extend([deadline] * grant.granted)
                 else:
                     await anyio.sleep(grant.retry_after)

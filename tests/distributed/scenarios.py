@@ -321,7 +321,95 @@ async def kills(workdir: Path) -> dict[str, Any]:
     return findings
 
 
-SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {"basic": basic, "kills": kills}
+async def budget(workdir: Path) -> dict[str, Any]:
+    """Three processes share a budget of LIMIT per WINDOW; arrivals are timed at a proxy that
+    stands in front of the emulator and forwards every request to it."""
+    from aiohttp import ClientSession, web
+
+    from tests.distributed.harness import ROOT
+
+    limit, window, lease, calls = 8, 2.0, 1.0, 10
+    findings: dict[str, Any] = {"limit": limit, "window": window}
+    arrivals: list[float] = []
+    server = DevServer(workdir)
+    await server.start()
+    try:
+        async with Emulator(EmulatorConfig(seed=3)) as emu, ClientSession() as session:
+
+            async def forward(request: web.Request) -> web.Response:
+                arrivals.append(time.monotonic())
+                body = await request.read()
+                headers = {
+                    k: v
+                    for k, v in request.headers.items()
+                    if k in ("Authorization", "Content-Type")
+                }
+                async with session.post(emu.endpoint_url, data=body, headers=headers) as answer:
+                    return web.Response(
+                        status=answer.status,
+                        body=await answer.read(),
+                        content_type="application/json",
+                    )
+
+            app = web.Application()
+            app.router.add_post("/graphql", forward)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            proxy = f"http://127.0.0.1:{port}/graphql"
+            worker = WorkerProcess(
+                "budget-host",
+                temporal=server.address,
+                endpoint_url=emu.endpoint_url,
+                api_key=emu.api_key,
+                logdir=workdir,
+            )
+            await worker.start()
+            try:
+                env = {**os.environ, "MOVE_UGC_API_KEY": emu.api_key, "PYTHONPATH": str(ROOT)}
+                clients = [
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "tests.distributed.budget_client",
+                        server.address,
+                        proxy,
+                        str(limit),
+                        str(window),
+                        str(lease),
+                        str(calls),
+                        stdout=asyncio.subprocess.PIPE,
+                        env=env,
+                        cwd=ROOT,
+                    )
+                    for _ in range(3)
+                ]
+                outputs = [await c.communicate() for c in clients]
+                findings["clients"] = [json.loads(out.decode()) for out, _ in outputs]
+            finally:
+                await worker.stop()
+                await runner.cleanup()
+            findings["emulator_requests"] = emu.stats.graphql_requests
+            findings["throttled"] = emu.stats.faults.get("graphql budget", 0)
+    finally:
+        await server.stop()
+    arrivals.sort()
+    findings["arrivals"] = len(arrivals)
+    findings["max_in_window"] = max(
+        (sum(1 for t in arrivals[i:] if t - start <= window) for i, start in enumerate(arrivals)),
+        default=0,
+    )
+    findings["spread"] = arrivals[-1] - arrivals[0] if arrivals else 0.0
+    return findings
+
+
+SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {
+    "basic": basic,
+    "kills": kills,
+    "budget": budget,
+}
 
 
 def main() -> None:

@@ -84,3 +84,17 @@ def test_three_workers_survive_kills_at_every_step_and_a_server_kill(tmp_path: P
     assert found["wrong_outputs"] == []
     assert found["outputs_where_asked"] is True
     assert found["leftovers"] == []
+
+
+def test_three_processes_share_one_budget_exactly(tmp_path: Path) -> None:
+    found = run_scenario("budget", tmp_path, limit=240)
+    limit, window = found["limit"], found["window"]
+    assert found["clients"] == [
+        {"calls": 10, "asked_budget": c["asked_budget"]} for c in found["clients"]
+    ]
+    assert found["arrivals"] == found["emulator_requests"] == 30
+    assert found["throttled"] == 0
+    # 30 requests, never more than `limit` arriving within any `window` seconds...
+    assert found["max_in_window"] <= limit
+    # ...so the budget held requests back across the processes: 30 > 3 * limit.
+    assert found["spread"] > 3 * window
