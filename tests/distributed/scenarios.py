@@ -67,6 +67,69 @@ async def _collect(results: Any) -> list[BulkResult]:
     return [result async for result in results]
 
 
+async def _command(*args: str, api_key: str) -> tuple[int, list[str], str]:
+    """`python -m aio_move_ugc.distributed._cli ARGS`: exit code, stdout lines, stderr."""
+    from tests.distributed.harness import ROOT
+
+    env = {**os.environ, "MOVE_UGC_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aio_move_ugc.distributed._cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode().splitlines(), err.decode()
+
+
+async def _cli_runs(workdir: Path, address: str, emu: Emulator) -> dict[str, Any]:
+    """`bulk --temporal` on a directory, twice; then the ways it refuses bad arguments."""
+    videos = make_videos(workdir / "cli-videos", 2, size=20_000, start=50)
+    dest = workdir / "cli-out"
+    common = ["--endpoint-url", emu.endpoint_url, "--json", "bulk", str(videos[0].parent)]
+    fast = ["--heartbeat", "2", "--api-call-timeout", "4", "--retry-initial", "0.2"]
+    runs = []
+    for _ in range(2):
+        code, lines, _ = await _command(
+            *common, "-o", str(dest), "--temporal", address, "--host", "alpha",
+            "--outputs", "MAIN_FBX", *fast, api_key=emu.api_key,
+        )  # fmt: skip
+        rows = [json.loads(line) for line in lines]
+        runs.append(
+            {
+                "code": code,
+                "ok": sorted(r["ok"] for r in rows),
+                "skipped": sorted(r["skipped"] for r in rows),
+                "outputs": sorted(len(r["outputs"]) for r in rows),
+            }
+        )
+    bad_address = await _command(
+        *common, "-o", str(dest), "--temporal", "nowhere", api_key=emu.api_key
+    )
+    no_videos = await _command(
+        "--json", "bulk", str(workdir / "nothing-here"), "-o", str(dest),
+        "--temporal", address, api_key=emu.api_key,
+    )  # fmt: skip
+    worker_no_server = await _command(
+        "worker", "--temporal", "127.0.0.1:1", "--host", "x", api_key=emu.api_key
+    )
+    return {
+        "runs": runs,
+        "refusals": [
+            (code, len(err.strip().splitlines()), err.strip()[:80])
+            for code, _, err in (bad_address, no_videos, worker_no_server)
+        ],
+        "key_printed": any(
+            emu.api_key in err or emu.api_key in "".join(out)
+            for _, out, err in (bad_address, no_videos, worker_no_server)
+        ),
+    }
+
+
 async def basic(workdir: Path) -> dict[str, Any]:
     """One worker: a run, the same inputs again, bad input, failed jobs and `retry_failed`."""
     from temporalio.client import Client
@@ -148,6 +211,7 @@ async def basic(workdir: Path) -> dict[str, Any]:
                         refused.append(type(exc).__name__)
                 findings["bad_input"] = refused
                 findings["bad_input_sent_nothing"] = emu.stats.graphql_requests == requests
+                findings["cli"] = await _cli_runs(workdir, server.address, emu)
                 await worker.stop()
             finally:
                 await worker.stop()

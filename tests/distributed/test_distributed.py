@@ -58,6 +58,18 @@ def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
     assert found["retried_same_takes"] is True
     assert found["retried_other_jobs"] is True
     assert found["job_failed_is_typed"] is True
+    # The command line: a directory processed, then attached to; bad arguments are one line.
+    cli = found["cli"]
+    assert cli["runs"] == [
+        {"code": 0, "ok": [True, True], "skipped": [False, False], "outputs": [1, 1]},
+        {"code": 0, "ok": [True, True], "skipped": [True, True], "outputs": [1, 1]},
+    ]
+    codes = [(code, lines) for code, lines, _ in cli["refusals"]]
+    assert codes == [(1, 1), (1, 1), (1, 1)]
+    assert cli["refusals"][0][2].startswith("error: --temporal must be HOST:PORT")
+    assert cli["refusals"][1][2].startswith("error: no videos found")
+    assert cli["refusals"][2][2].startswith("error: cannot reach Temporal at 127.0.0.1:1")
+    assert cli["key_printed"] is False
 
 
 def test_three_workers_survive_kills_at_every_step_and_a_server_kill(tmp_path: Path) -> None:
