@@ -22,6 +22,9 @@ from typing import Any
 from .._exceptions import InvalidInputError, MoveUgcError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")
+TEMPORAL_API_KEY_ENV = "TEMPORAL_API_KEY"
+"""Where the Temporal Cloud API key is read from (never from the command line: it would show
+in process listings)."""
 
 
 def _positive(text: str) -> float:
@@ -47,6 +50,11 @@ def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     )
     parser.add_argument("--namespace", default="default", help="Temporal namespace")
     parser.add_argument("--task-queue", default="move-ugc", help="shared task queue name")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help=f"connect with TLS (on by default when ${TEMPORAL_API_KEY_ENV} is set)",
+    )
 
 
 def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
@@ -112,10 +120,19 @@ async def _connect(args: argparse.Namespace) -> Any:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise InvalidInputError(f"--temporal must be HOST:PORT, got {address!r}")
+    api_key = os.environ.get(TEMPORAL_API_KEY_ENV) or None
     try:
-        return await Client.connect(address, namespace=args.namespace)
+        return await Client.connect(
+            address,
+            namespace=args.namespace,
+            api_key=api_key,
+            tls=bool(args.tls or api_key),
+        )
     except RuntimeError as exc:
-        raise MoveUgcError(f"cannot reach Temporal at {address}: {exc}") from None
+        message = str(exc)
+        if api_key:
+            message = message.replace(api_key, "**********")
+        raise MoveUgcError(f"cannot reach Temporal at {address}: {message}") from None
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
