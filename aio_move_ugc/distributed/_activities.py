@@ -11,6 +11,9 @@ and before Temporal heard of it. So every attempt after the first looks before i
 - create job: the take's jobs are listed (a take belongs to one input; jobs of an earlier,
   failed run are excluded).
 
+And an attempt that outlives its timeout (Temporal has started the next one) sends no create
+late: creates happen before the attempt's deadline, less a margin, or not at all.
+
 Every activity heartbeats while it runs, so a worker that dies is noticed within the heartbeat
 timeout and its step is given to another worker of the same queue.
 """
@@ -24,7 +27,8 @@ import json
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +85,36 @@ def crash_point(step: str) -> None:
         except FileExistsError:
             return
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+CREATE_MARGIN = 10.0
+"""Seconds (at most a quarter of the attempt's timeout) before an attempt's deadline after
+which it sends no create: the request must have reached the API before a retry looks for it."""
+
+
+@contextlib.contextmanager
+def _before_deadline(entered: float) -> Iterator[None]:
+    """Give up (retryably) what has not happened by the attempt's deadline, less a margin.
+
+    Temporal retries an attempt that outlives its start-to-close timeout while the first may
+    still be running (waiting for a permit of the request budget, say). Such a late attempt
+    must not create anything after its successor has looked and found nothing: it is
+    cancelled first — before its request is sent, or while it is on its way.
+    """
+    timeout = activity.info().start_to_close_timeout
+    if timeout is None:
+        yield
+        return
+    total = timeout.total_seconds()
+    left = total - min(total / 4, CREATE_MARGIN) - (time.monotonic() - entered)
+    try:
+        with anyio.fail_after(max(left, 0.0)):
+            yield
+    except TimeoutError:
+        raise ApplicationError(
+            "the create did not happen in time; the next attempt looks for it first",
+            type="CreateTooLate",
+        ) from None
 
 
 def _read_record(path: Path) -> str | None:
@@ -248,6 +282,7 @@ class MoveUgcActivities:
     @activity.defn(name="create_take")
     async def create_take(self, args: CreateTakeArgs) -> str:
         """Create the take (or find the one an earlier attempt created); returns its id."""
+        entered = time.monotonic()
         async with _heartbeating():
             if activity.info().attempt > 1:
                 found = await self._find_take(args.workflow_id, args.not_before)
@@ -258,9 +293,10 @@ class MoveUgcActivities:
                 file_id=args.file_id,
                 format=args.file_type.upper(),  # type: ignore[arg-type]
             )
-            take = await self._ugc.takes.create_singlecam(
-                [source], name=args.name, metadata=_marked(args.metadata, args.workflow_id)
-            )
+            with _before_deadline(entered):
+                take = await self._ugc.takes.create_singlecam(
+                    [source], name=args.name, metadata=_marked(args.metadata, args.workflow_id)
+                )
             crash_point("create_take")
             return take.id
 
@@ -277,18 +313,20 @@ class MoveUgcActivities:
     @activity.defn(name="create_job")
     async def create_job(self, args: CreateJobArgs) -> str:
         """Start the job (or find the one an earlier attempt started); returns its id."""
+        entered = time.monotonic()
         async with _heartbeating():
             if activity.info().attempt > 1:
                 page = await self._ugc.jobs.list(take_id=args.take_id, limit=20)
                 for job in page.items:
                     if job.id not in args.exclude:
                         return job.id
-            job = await self._ugc.jobs.create_singlecam(
-                args.take_id,
-                outputs=args.outputs,
-                name=args.name,
-                metadata=_marked(args.metadata, args.workflow_id),
-            )
+            with _before_deadline(entered):
+                job = await self._ugc.jobs.create_singlecam(
+                    args.take_id,
+                    outputs=args.outputs,
+                    name=args.name,
+                    metadata=_marked(args.metadata, args.workflow_id),
+                )
             crash_point("create_job")
             return job.id
 

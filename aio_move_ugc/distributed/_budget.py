@@ -23,6 +23,13 @@ LEASE_MARGIN = 0.5
 this close to its end, so the request it allows reaches the API within the lease."""
 
 
+OUTAGE_RETRIES = 40
+"""Times a reservation is asked again while Temporal cannot be reached (about 3 minutes)."""
+_OUTAGE = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
 def budget_id_for(api_key: str) -> str:
     """The budget workflow's id for an API key: a one-way digest, never the key itself."""
     digest = hashlib.sha256(b"aio-move-ugc budget\x00" + api_key.encode()).hexdigest()
@@ -112,6 +119,7 @@ class ClusterBudget(RateBudget):
         if not self._started:
             await self._start()
         handle = self._client.get_workflow_handle(self.budget_id)
+        outages = 0
         while True:
             self.requests_to_budget += 1
             try:
@@ -120,9 +128,14 @@ class ClusterBudget(RateBudget):
             except WorkflowUpdateFailedError:
                 await anyio.sleep(0.05)  # the budget is continuing as new: ask its next run
             except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    await self._start()
+                elif exc.status in _OUTAGE and outages < OUTAGE_RETRIES:
+                    # Temporal is restarting or out of reach: no permit, so no request, yet.
+                    outages += 1
+                    await anyio.sleep(min(5.0, 0.1 * 2**outages))
+                else:
                     raise
-                await self._start()
 
     async def _start(self) -> None:
         await self._client.start_workflow(

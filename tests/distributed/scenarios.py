@@ -301,6 +301,11 @@ async def kills(workdir: Path) -> dict[str, Any]:
                         "65536",
                         "--max-transfers",
                         "4",
+                        # The cluster budget is in play too (and must ride out the server kill).
+                        "--rate-limit",
+                        "5000",
+                        "--budget-batch",
+                        "5",
                     ],
                     env={
                         "AIO_MOVE_UGC_CRASH_AT": ",".join(KILL_STEPS),
