@@ -474,10 +474,52 @@ async def budget(workdir: Path) -> dict[str, Any]:
     return findings
 
 
+async def validation(workdir: Path) -> dict[str, Any]:
+    """Configuration refused with typed errors before anything connects; ids hide the key."""
+    from temporalio.client import Client
+
+    from aio_move_ugc import ConfigurationError, RateBudget
+    from aio_move_ugc._ratelimit import RequestBudget
+    from aio_move_ugc.distributed import ClusterBudget, WorkerConfig, budget_id_for
+
+    # A client that is never connected: nothing below may reach for the network.
+    unconnected: Any = object.__new__(Client)
+    refused = []
+    budgets: list[Callable[[], object]] = [
+        lambda: ClusterBudget(unconnected, api_key="k" * 20, limit=0),
+        lambda: ClusterBudget(unconnected, api_key="k" * 20, limit=10, window=0),
+        lambda: ClusterBudget(unconnected, api_key="k" * 20, limit=10, lease=0),
+        lambda: ClusterBudget(unconnected, api_key="k" * 20, limit=10, batch=11),
+        lambda: ClusterBudget(unconnected, limit=10),
+        lambda: WorkerConfig(host=""),
+        lambda: WorkerConfig(host="a@b"),
+        lambda: WorkerConfig(host="a", max_concurrent_transfers=0),
+        lambda: WorkerConfig(host="a", poll_interval=5, poll_max_interval=1),
+    ]
+    for make in budgets:
+        try:
+            make()
+            refused.append("accepted")
+        except ConfigurationError:
+            refused.append("ConfigurationError")
+    key = "secret-api-key-0123456789"
+    budget = ClusterBudget(unconnected, api_key=key, limit=100, window=60, lease=5)
+    return {
+        "refused": refused,
+        "id_hides_key": key not in budget_id_for(key) and key not in repr(budget),
+        "same_key_same_id": budget_id_for(key) == budget.budget_id,
+        "other_key_other_id": budget_id_for(key + "x") != budget.budget_id,
+        "cluster_is_request_budget": isinstance(budget, RequestBudget),
+        "local_is_request_budget": isinstance(RateBudget(5), RequestBudget),
+        "limit_window": [budget.limit, budget.window],
+    }
+
+
 SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {
     "basic": basic,
     "kills": kills,
     "budget": budget,
+    "validation": validation,
 }
 
 

@@ -110,3 +110,15 @@ def test_three_processes_share_one_budget_exactly(tmp_path: Path) -> None:
     assert found["max_in_window"] <= limit
     # ...so the budget held requests back across the processes: 30 > 3 * limit.
     assert found["spread"] > 3 * window
+
+
+def test_configuration_is_refused_before_anything_connects(tmp_path: Path) -> None:
+    found = run_scenario("validation", tmp_path, limit=60)
+    assert found["refused"] == ["ConfigurationError"] * 9
+    assert found["id_hides_key"] is True
+    assert found["same_key_same_id"] is True
+    assert found["other_key_other_id"] is True
+    # Both budgets satisfy the protocol the client paces itself by.
+    assert found["cluster_is_request_budget"] is True
+    assert found["local_is_request_budget"] is True
+    assert found["limit_window"] == [100, 60.0]
