@@ -29,6 +29,8 @@ from ._workflow import INPUT_FAILED, TakeWorkflow
 
 VIDEO_TYPES = {".mp4": "mp4", ".mov": "mov", ".avi": "avi"}
 SINGLE_PUT_LIMIT = 5 * 1000**3
+SUBMIT_CONCURRENCY = 16
+"""Inputs hashed and started at once (hashing reads every byte, in worker threads)."""
 RESULT_RETRIES = 60
 """Times the wait for a result is taken up again while the cluster cannot be reached."""
 RESULT_WAITERS = 500
@@ -90,29 +92,31 @@ class DistributedBulk:
         target = _name(dest_host if dest_host is not None else host, "dest_host")
         items = [_item(raw, wanted) for raw in inputs]
         dest_dir, checked = await asyncio.to_thread(_prepare, items, dest)
-        submissions = []
-        for item, path, size, file_type in checked:
-            key = await asyncio.to_thread(
-                content_key, path, [o.value for o in item.outputs] if item.outputs else None
-            )
-            take = TakeInput(
-                key=key,
-                path=str(path),
-                size=size,
-                file_type=file_type,
-                host=host,
-                dest=dest_dir,
-                dest_host=target,
-                task_queue=self.task_queue,
-                device_label=item.device_label,
-                name=item.name,
-                metadata=item.metadata,
-                outputs=[o.value for o in item.outputs] if item.outputs else None,
-                timing=self.timing,
-            )
-            started = await self._start(take, retry_failed=retry_failed)
-            submissions.append(Submission(item, key, workflow_id(key), started))
-        return submissions
+        limiter = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+
+        async def one(item: BulkItem, path: Path, size: int, file_type: str) -> Submission:
+            async with limiter:
+                outputs = [o.value for o in item.outputs] if item.outputs else None
+                key = await asyncio.to_thread(content_key, path, outputs)
+                take = TakeInput(
+                    key=key,
+                    path=str(path),
+                    size=size,
+                    file_type=file_type,
+                    host=host,
+                    dest=dest_dir,
+                    dest_host=target,
+                    task_queue=self.task_queue,
+                    device_label=item.device_label,
+                    name=item.name,
+                    metadata=item.metadata,
+                    outputs=outputs,
+                    timing=self.timing,
+                )
+                started = await self._start(take, retry_failed=retry_failed)
+                return Submission(item, key, workflow_id(key), started)
+
+        return list(await asyncio.gather(*(one(*entry) for entry in checked)))
 
     async def _start(self, take: TakeInput, *, retry_failed: bool) -> bool:
         wid = workflow_id(take.key)
