@@ -335,8 +335,10 @@ async def kills(workdir: Path) -> dict[str, Any]:
                 await wait_for(lambda: len(emu.state.jobs) >= 12, "a dozen jobs", limit=240)
                 await server.kill()
                 findings["server_killed_with_jobs"] = len(emu.state.jobs)
+                findings["results_before_server_kill"] = len(results)
                 await server.start()
 
+            results: list[BulkResult] = []
             server_killer = asyncio.create_task(kill_server_once())
             try:
                 temporal = await Client.connect(server.address)
@@ -358,7 +360,8 @@ async def kills(workdir: Path) -> dict[str, Any]:
                         dest_host=target,
                         outputs=OUTPUTS,
                     )
-                results = await _collect(bulk.results(submissions))
+                async for result in bulk.results(submissions):
+                    results.append(result)
                 await server_killer
             finally:
                 stopping.set()
