@@ -345,11 +345,13 @@ async def kills(workdir: Path) -> dict[str, Any]:
                 bulk = DistributedBulk(temporal, timing=Timing(**FAST_TIMING))
                 submissions = []
                 expected_dir: dict[str, Path] = {}
+                uploaded_by: dict[str, set[str]] = {}
                 for index, host in enumerate(hosts):
                     videos = make_videos(
                         workdir / f"videos-{host}", 10, size=300_000, start=10 * index
                     )
                     target = hosts[(index + 1) % 3]
+                    start = len(submissions)
                     expected_dir.update(
                         (str(v.absolute()), workdir / f"out-{target}") for v in videos
                     )
@@ -360,6 +362,7 @@ async def kills(workdir: Path) -> dict[str, Any]:
                         dest_host=target,
                         outputs=OUTPUTS,
                     )
+                    uploaded_by[host] = {s.workflow_id for s in submissions[start:]}
                 async for result in bulk.results(submissions):
                     results.append(result)
                 await server_killer
@@ -384,6 +387,12 @@ async def kills(workdir: Path) -> dict[str, Any]:
             findings["outputs_where_asked"] = all(
                 all(str(p).startswith(str(workdir / "out-")) for p in r.outputs.values())
                 for r in results
+            )
+            # Each host uploaded exactly the videos it holds (its upload records say so).
+            findings["uploads_where_held"] = all(
+                {p.stem for p in (workdir / f"state-{host}" / "uploads").glob("*.json")}
+                == uploaded_by[host]
+                for host in hosts
             )
             findings["steps_killed"] = sorted(p.name for p in ledger.iterdir())
             findings["workers_killed"] = len(killed)

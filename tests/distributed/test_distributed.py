@@ -96,6 +96,7 @@ def test_three_workers_survive_kills_at_every_step_and_a_server_kill(tmp_path: P
     # Outputs byte for byte what the API serves, on the host asked for, no partial files.
     assert found["wrong_outputs"] == []
     assert found["outputs_where_asked"] is True
+    assert found["uploads_where_held"] is True
     assert found["leftovers"] == []
 
 
