@@ -1,18 +1,46 @@
-"""A client-side request budget, so bulk work slows down instead of being throttled."""
+"""A client-side request budget, so bulk work slows down instead of being throttled.
+
+`RequestBudget` is what the client needs of a budget: `await budget.acquire()` before each
+request, and the `limit` per `window` seconds that polling paces itself by. `RateBudget` is the
+budget of one process (a sliding window in memory); `aio_move_ugc.distributed.ClusterBudget`
+shares one budget between every machine of a Temporal cluster.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from math import inf
+from typing import Protocol, runtime_checkable
 
 import anyio
 
 from ._exceptions import ConfigurationError
 
 
+@runtime_checkable
+class RequestBudget(Protocol):
+    """At most `limit` requests in any rolling `window` seconds, however it is kept."""
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per window."""
+        ...
+
+    @property
+    def window(self) -> float:
+        """Length of the rolling window, in seconds."""
+        ...
+
+    async def acquire(self) -> None:
+        """Wait until one more request fits, then count it (called once per request)."""
+        ...
+
+
 class RateBudget:
-    """At most `limit` requests in any rolling `window` seconds (one hour by default).
+    """At most `limit` requests in any rolling `window` seconds (one hour by default), in memory.
+
+    A `RequestBudget` for one process.
 
     The hosted plans allow 100, 1,000 or 10,000 requests per hour; a budget a little under the
     plan's keeps a long bulk run from ever meeting a 429. Everything one client sends (API calls

@@ -1,0 +1,291 @@
+"""`aio-move-ugc worker --temporal HOST:PORT` and `aio-move-ugc bulk --temporal HOST:PORT`.
+
+This module imports nothing of Temporal until a command runs, so the command line can list
+these commands (and say what to install) without the `temporal` extra. `add_worker_parser`
+and `add_bulk_temporal_arguments` hook into the main parser; `main()` runs the two commands
+on their own (`python -m aio_move_ugc.distributed._cli ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import InvalidInputError, MoveUgcError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")
+TEMPORAL_API_KEY_ENV = "TEMPORAL_API_KEY"
+"""Where the Temporal Cloud API key is read from (never from the command line: it would show
+in process listings)."""
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--temporal",
+        metavar="HOST:PORT",
+        required=required,
+        help="Temporal frontend address (a dev server, a cluster or Temporal Cloud)",
+    )
+    parser.add_argument("--namespace", default="default", help="Temporal namespace")
+    parser.add_argument("--task-queue", default="move-ugc", help="shared task queue name")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help=f"connect with TLS (on by default when ${TEMPORAL_API_KEY_ENV} is set)",
+    )
+
+
+def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add `worker` to the command line's subcommands."""
+    worker: argparse.ArgumentParser = commands.add_parser(
+        "worker", help="serve distributed bulk runs (Temporal)"
+    )
+    _temporal_arguments(worker, required=True)
+    worker.add_argument(
+        "--host",
+        default=socket.gethostname(),
+        help="this machine's name: the files it holds are uploaded from here (default: hostname)",
+    )
+    worker.add_argument(
+        "--rate-limit",
+        type=_positive_int,
+        default=None,
+        help="requests per window for the whole cluster (every worker of the key alike)",
+    )
+    worker.add_argument("--window", type=_positive, default=3600.0, help="budget window, seconds")
+    worker.add_argument("--lease", type=_positive, default=30.0, help="permit lifetime, seconds")
+    worker.add_argument("--budget-batch", type=_positive_int, default=1, help="permits per ask")
+    worker.add_argument("--poll-interval", type=_positive, default=5.0)
+    worker.add_argument("--poll-max-interval", type=_positive, default=60.0)
+    worker.add_argument("--max-transfers", type=_positive_int, default=8)
+    worker.add_argument(
+        "--chunk-size", type=_positive_int, default=None, help="transfer chunk size, bytes"
+    )
+    worker.add_argument("--state-dir", default=None, help="where this host remembers its uploads")
+    worker.set_defaults(command="worker")
+    return worker
+
+
+def add_bulk_temporal_arguments(bulk: argparse.ArgumentParser) -> None:
+    """Add `--temporal` and its companions to the existing `bulk` command."""
+    _temporal_arguments(bulk, required=False)
+    bulk.add_argument(
+        "--host",
+        default=None,
+        help="with --temporal: the machine that holds the videos (default: hostname)",
+    )
+    bulk.add_argument(
+        "--dest-host", default=None, help="with --temporal: where outputs land (default: --host)"
+    )
+    bulk.add_argument(
+        "--retry-failed", action="store_true", help="with --temporal: run failed inputs again"
+    )
+    bulk.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="with --temporal: submit and return; the cluster carries on",
+    )
+    bulk.add_argument("--heartbeat", type=_positive, default=30.0, help=argparse.SUPPRESS)
+    bulk.add_argument("--api-call-timeout", type=_positive, default=120.0, help=argparse.SUPPRESS)
+    bulk.add_argument("--retry-initial", type=_positive, default=1.0, help=argparse.SUPPRESS)
+    bulk.add_argument("--retry-max", type=_positive, default=60.0, help=argparse.SUPPRESS)
+
+
+async def _connect(args: argparse.Namespace) -> Any:
+    from temporalio.client import Client
+
+    address = args.temporal
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidInputError(f"--temporal must be HOST:PORT, got {address!r}")
+    api_key = os.environ.get(TEMPORAL_API_KEY_ENV) or None
+    try:
+        return await Client.connect(
+            address,
+            namespace=args.namespace,
+            api_key=api_key,
+            tls=bool(args.tls or api_key),
+        )
+    except RuntimeError as exc:
+        message = str(exc)
+        if api_key:
+            message = message.replace(api_key, "**********")
+        raise MoveUgcError(f"cannot reach Temporal at {address}: {message}") from None
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a worker until SIGINT or SIGTERM; in-flight steps are retried elsewhere."""
+    from ..transfers import TransferConfig
+    from . import WorkerConfig, run_worker
+
+    transfer = TransferConfig(max_concurrent_transfers=args.max_transfers)
+    if args.chunk_size is not None:
+        transfer = TransferConfig(
+            max_concurrent_transfers=args.max_transfers,
+            chunk_size=args.chunk_size,
+            part_size=max(args.chunk_size, transfer.part_size),
+        )
+    config = WorkerConfig(
+        host=args.host,
+        task_queue=args.task_queue,
+        rate_limit=args.rate_limit,
+        window=args.window,
+        lease=args.lease,
+        budget_batch=args.budget_batch,
+        poll_interval=args.poll_interval,
+        poll_max_interval=max(args.poll_max_interval, args.poll_interval),
+        max_concurrent_transfers=args.max_transfers,
+        transfer_config=transfer,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+    )
+    temporal = await _connect(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(
+        f"worker {config.host} serving {config.task_queue} at {args.temporal}",
+        file=sys.stderr,
+        flush=True,
+    )
+    await run_worker(
+        temporal, config, api_key=args.api_key, endpoint_url=args.endpoint_url, stop=stop
+    )
+    return 0
+
+
+def _videos(pattern: str) -> list[Path]:
+    base = Path(pattern)
+    if base.is_dir():
+        found = [p for p in base.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()]
+    else:
+        anchor = Path(base.anchor) if base.is_absolute() else Path()
+        relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
+        found = [p for p in anchor.glob(relative) if p.is_file()]
+    if not found:
+        raise InvalidInputError(f"no videos found at {pattern}")
+    return sorted(found)
+
+
+async def cmd_bulk_temporal(args: argparse.Namespace) -> int:
+    """Submit every video to the cluster and print one result per input as each finishes."""
+    from . import DistributedBulk, Timing
+
+    videos = await asyncio.to_thread(_videos, args.inputs)
+    timing = Timing(
+        heartbeat=args.heartbeat,
+        api_call=args.api_call_timeout,
+        retry_initial=args.retry_initial,
+        retry_max=max(args.retry_max, args.retry_initial),
+    )
+    temporal = await _connect(args)
+    bulk = DistributedBulk(temporal, task_queue=args.task_queue, timing=timing)
+    host = args.host or socket.gethostname()
+    submissions = await bulk.submit(
+        videos,
+        host=host,
+        dest=args.output,
+        dest_host=args.dest_host,
+        outputs=args.outputs or None,
+        retry_failed=args.retry_failed,
+    )
+    if args.no_wait:
+        rows = [
+            {"video": str(s.item.path), "workflow_id": s.workflow_id, "started": s.started}
+            for s in submissions
+        ]
+        if args.json:
+            print(json.dumps({"submitted": rows}))
+        else:
+            for row in rows:
+                state = "started" if row["started"] else "already known"
+                print(f"{row['video']}: {row['workflow_id']} ({state})")
+        return 0
+    failed = 0
+    async for result in bulk.results(submissions):
+        failed += not result.ok
+        row = {
+            "video": str(result.item.path),
+            "ok": result.ok,
+            "skipped": result.skipped,
+            "key": result.key,
+            "take_id": result.take_id,
+            "job_id": result.job_id,
+            "outputs": {k.value: str(p) for k, p in result.outputs.items()},
+            "error": str(result.error) if result.error else None,
+        }
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            status = "ok" if result.ok else f"failed: {row['error']}"
+            print(f"{row['video']}: {status}", flush=True)
+    if failed:
+        print(f"error: {failed} of {len(submissions)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The two commands with the main command line's global options."""
+    parser = argparse.ArgumentParser(prog="aio-move-ugc")
+    parser.add_argument("--api-key", help="API key (default: $MOVE_UGC_API_KEY)")
+    parser.add_argument("--endpoint-url", help="GraphQL endpoint (default: $MOVE_UGC_ENDPOINT_URL)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    add_worker_parser(commands)
+    bulk = commands.add_parser("bulk", help="process every video of a directory or glob")
+    bulk.add_argument("inputs", metavar="DIR_OR_GLOB")
+    bulk.add_argument("-o", "--output", required=True, help="directory for the outputs")
+    bulk.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
+    add_bulk_temporal_arguments(bulk)
+    bulk.set_defaults(command="bulk")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `worker` or `bulk --temporal`; one line on stderr on failure, never a traceback."""
+    args = build_parser().parse_args(argv)
+    if args.command == "bulk" and not args.temporal:
+        print("error: bulk here needs --temporal HOST:PORT", file=sys.stderr)
+        return 2
+    command = cmd_worker if args.command == "worker" else cmd_bulk_temporal
+    try:
+        return asyncio.run(command(args))
+    except KeyboardInterrupt:
+        return 130
+    except MoveUgcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Temporal's runtime may crash while the interpreter tears down; the work is done.
+    os._exit(code)

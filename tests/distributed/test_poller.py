@@ -1,0 +1,98 @@
+"""The worker's shared job poller: one round asks ceil(N/50) GetJobs requests, whoever waits.
+
+The poller needs no Temporal, so it runs here in the test's own loop against the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from aio_move_ugc import AsyncMoveUgc, InvalidInputError, OutputType, RateBudget, SourceIn
+from aio_move_ugc.distributed._poller import JobPoller
+from aio_move_ugc.emulator import Emulator, EmulatorConfig
+from tests.distributed.harness import make_videos
+
+CONFIG = EmulatorConfig(job_queue_delay=0.1, job_duration=0.4, output_lag=0.1, output_size=1024)
+
+
+async def _jobs(ugc: AsyncMoveUgc, directory: Path, count: int) -> list[str]:
+    video = make_videos(directory, 1, size=4096)[0]
+    file = await ugc.files.upload(video)
+    source = SourceIn(device_label="cam", file_id=file.id, format="MP4")  # type: ignore[arg-type]
+    take = await ugc.takes.create_singlecam([source])
+
+    async def one() -> str:
+        job = await ugc.jobs.create_singlecam(take.id, outputs=[OutputType.MAIN_FBX])
+        return job.id
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def test_many_waiters_share_rounds_of_fifty(tmp_path: Path) -> None:
+    async with (
+        Emulator(CONFIG) as emu,
+        AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url) as ugc,
+    ):
+        first = await _jobs(ugc, tmp_path, 60)
+        poller = JobPoller(ugc, interval=0.1, max_interval=0.2)
+        runner = asyncio.ensure_future(poller.run())
+        try:
+            before = emu.stats.operations["GetJobs"]
+            waits = [asyncio.ensure_future(poller.wait(j)) for j in first]
+            # More waiters join while the first ones are followed (and one job twice).
+            late = await _jobs(ugc, tmp_path, 45)
+            waits += [asyncio.ensure_future(poller.wait(j)) for j in [*late, first[0]]]
+            ends = await asyncio.wait_for(asyncio.gather(*waits), 60)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        asked = emu.stats.operations["GetJobs"] - before
+    assert all(end.finished and end.state == "FINISHED" for end in ends)
+    assert all(end.job is not None and end.job.outputs_ready for end in ends)
+    assert poller.rounds >= 2
+    # Every round asked ceil(N/50) requests for the N jobs waited on then: at most 3 (105 jobs).
+    assert asked == poller.requests
+    assert poller.requests <= 3 * poller.rounds
+
+
+async def test_failed_and_unknown_jobs_end_their_waits() -> None:
+    config = EmulatorConfig(job_queue_delay=0.05, job_duration=0.1, failure_rate=1.0)
+    async with (
+        Emulator(config) as emu,
+        AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url) as ugc,
+    ):
+        video = make_videos(Path(emu.root) / "in", 1, size=2048)[0]
+        file = await ugc.files.upload(video)
+        source = SourceIn(device_label="cam", file_id=file.id, format="MP4")  # type: ignore[arg-type]
+        take = await ugc.takes.create_singlecam([source])
+        job = await ugc.jobs.create_singlecam(take.id)
+        poller = JobPoller(ugc, interval=0.05, max_interval=0.1)
+        runner = asyncio.ensure_future(poller.run())
+        try:
+            failed, unknown = await asyncio.wait_for(
+                asyncio.gather(
+                    poller.wait(job.id),
+                    poller.wait("job-00000000-0000-4000-8000-000000000000"),
+                ),
+                30,
+            )
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert (failed.finished, failed.state) == (False, "FAILED")
+    assert (unknown.finished, unknown.state) == (False, "NOT_FOUND")
+
+
+async def test_polling_keeps_within_half_the_budget() -> None:
+    async with AsyncMoveUgc(
+        "k" * 20, endpoint_url="http://127.0.0.1:9/graphql", rate_limit=RateBudget(100, window=60)
+    ) as ugc:
+        poller = JobPoller(ugc, interval=0.1, max_interval=1.0)
+        # 120 jobs: 3 requests a round; half of 100 per minute allows a round every 3.6 s.
+        assert poller._budget_floor(120) == pytest.approx(3.6)
+        assert poller._budget_floor(0) == 0.0
+    with pytest.raises(InvalidInputError):
+        JobPoller(ugc, interval=2.0, max_interval=1.0)
