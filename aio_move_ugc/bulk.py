@@ -31,7 +31,6 @@ from . import _validation as check
 from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, MoveUgcError
 from ._retry import create_with_lookup
 from .transfers.outputs import download_outputs
-from .transfers.storage import md5_of_etag, redact_url
 from .transfers.upload import check_upload_source
 from .types._models import File, Job, OutputType, SourceFormat, SourceIn, Take
 from .watch import JobWaiter, PollPolicy
@@ -395,18 +394,14 @@ class _Runner:
         """`file_id` when a run killed between its PUT and its journal record had in fact
         stored this very video there (same size and MD5), else None."""
         try:
-            record = await self.files.retrieve(file_id)
-            if not record.presigned_url:
-                return None
-            what = f"probe of {redact_url(record.presigned_url)}"
-            found = await self.ctx.storage.probe(record.presigned_url, what=what)
+            found = await self.files.probe(file_id)
         except MoveUgcError as exc:
             log.info("cannot tell whether %s was stored (%s); uploading again", path.name, exc)
             return None
-        if found is None or found[0] != size:
+        if found is None or found[0] != size or found[1] is None:
             return None
         local_md5 = await anyio.to_thread.run_sync(_md5_of, path)
-        return file_id if md5_of_etag(found[1]) == local_md5 else None
+        return file_id if found[1] == local_md5 else None
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:
         base = (

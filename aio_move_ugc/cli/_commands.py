@@ -20,6 +20,7 @@ from rich.table import Table
 
 from .. import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
 from .._exceptions import InvalidInputError
+from ..distributed._cli import add_bulk_temporal_arguments, add_worker_parser
 from ..transfers import check_upload_source
 from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
 from ._progress import StageBars, TransferBars, human_bytes
@@ -203,6 +204,10 @@ def _bulk_inputs(pattern: str) -> list[Path]:
 
 
 async def cmd_bulk(args: argparse.Namespace) -> int:
+    if getattr(args, "temporal", None):
+        from ..distributed._cli import cmd_bulk_temporal
+
+        return await cmd_bulk_temporal(args)
     from ..bulk import JOURNAL_NAME, STAGES
 
     videos = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
@@ -398,6 +403,12 @@ async def cmd_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_worker(args: argparse.Namespace) -> int:
+    from ..distributed._cli import cmd_worker as run_worker
+
+    return await run_worker(args)
+
+
 COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -406,13 +417,27 @@ COMMANDS: dict[str, Command] = {
     "download": cmd_download,
     "jobs-list": cmd_jobs_list,
     "emulator": cmd_emulator,
+    "worker": cmd_worker,
 }
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("must be a positive, finite number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
@@ -436,12 +461,14 @@ def add_arguments(commands: Any) -> None:
     bulk.add_argument("inputs", metavar="DIR_OR_GLOB")
     bulk.add_argument("-o", "--output", required=True, help="directory for the outputs")
     bulk.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
-    bulk.add_argument("--concurrency", type=int, default=8)
+    bulk.add_argument("--concurrency", type=_count, default=8)
     bulk.add_argument("--resume", action="store_true", help="continue the run in the journal")
     bulk.add_argument("--journal", help="journal file (default: OUTPUT/.move-ugc-journal.jsonl)")
     bulk.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
-    bulk.add_argument("--rate-limit", type=int, default=None, help="requests per hour budget")
+    bulk.add_argument("--rate-limit", type=_count, default=None, help="requests per hour budget")
+    add_bulk_temporal_arguments(bulk)
     bulk.set_defaults(command="bulk")
+    add_worker_parser(commands)
 
     watch = commands.add_parser("watch", help="follow jobs until their outputs are ready")
     watch.add_argument("job_ids", nargs="+", metavar="JOB_ID")

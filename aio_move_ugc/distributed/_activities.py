@@ -25,14 +25,12 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -69,8 +67,6 @@ _PERMANENT_ERRORS = (
     BadRequestError,
     JobFailedError,
 )
-_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
-_CONTENT_RANGE = re.compile(r"^bytes 0-0/(\d+)$")
 
 
 def crash_point(step: str) -> None:
@@ -194,13 +190,9 @@ class MoveUgcActivities:
         self._records = state_dir / "uploads"
         """Per workflow, the file record its upload sends bytes to: this host's memory of
         uploads, read by a retried attempt (which runs on the same host's queue)."""
-        self._storage: aiohttp.ClientSession | None = None
 
     async def aclose(self) -> None:
-        """Close the storage session used to look at uploaded objects."""
-        if self._storage is not None:
-            await self._storage.close()
-            self._storage = None
+        """Nothing of its own to close: storage is reached through the worker's client."""
 
     # ------------------------------------------------------------------ upload
     @activity.defn(name="upload")
@@ -263,20 +255,10 @@ class MoveUgcActivities:
 
     async def _probe(self, url: str) -> tuple[int, str | None] | None:
         """Size and MD5 (from the ETag) of the object behind a presigned GET URL, or None."""
-        if self._storage is None:
-            self._storage = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         try:
-            async with self._storage.get(url, headers={"Range": "bytes=0-0"}) as response:
-                await response.read()
-                if response.status != 206:
-                    return None
-                size = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                etag = _ETAG.match(response.headers.get("ETag", ""))
-        except (aiohttp.ClientError, OSError, TimeoutError):
+            return await self._ugc.files.probe(url)
+        except MoveUgcError:
             return None  # nothing proven: the bytes are sent again
-        if size is None:
-            return None
-        return int(size.group(1)), etag.group(1).lower() if etag else None
 
     # ------------------------------------------------------------------ take
     @activity.defn(name="create_take")

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from .._exceptions import ConfigurationError
 from .._ratelimit import RateBudget
+from .._retry import Retrier, RetryPolicy
 from ._budget_workflow import BudgetState, BudgetWorkflow, Grant
 from ._types import DEFAULT_TASK_QUEUE
 
@@ -24,6 +25,7 @@ this close to its end, so the request it allows reaches the API within the lease
 
 
 OUTAGE_RETRIES = 40
+_ASK_AGAIN = Retrier(RetryPolicy(max_retries=OUTAGE_RETRIES, base_delay=0.05, max_delay=5.0))
 """Times a reservation is asked again while Temporal cannot be reached (about 3 minutes)."""
 _OUTAGE = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -119,23 +121,18 @@ class ClusterBudget(RateBudget):
         if not self._started:
             await self._start()
         handle = self._client.get_workflow_handle(self.budget_id)
-        outages = 0
-        while True:
+
+        async def attempt() -> Grant:
             self.requests_to_budget += 1
             try:
                 grant: Grant = await handle.execute_update(BudgetWorkflow.reserve, self.batch)
-                return grant
-            except WorkflowUpdateFailedError:
-                await anyio.sleep(0.05)  # the budget is continuing as new: ask its next run
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
-                    await self._start()
-                elif exc.status in _OUTAGE and outages < OUTAGE_RETRIES:
-                    # Temporal is restarting or out of reach: no permit, so no request, yet.
-                    outages += 1
-                    await anyio.sleep(min(5.0, 0.1 * 2**outages))
-                else:
-                    raise
+                    await self._start()  # then asked again, right away
+                raise
+            return grant
+
+        return await _ASK_AGAIN.call(attempt, retryable=_worth_asking_again, what="a permit")
 
     async def _start(self) -> None:
         await self._client.start_workflow(
@@ -147,3 +144,13 @@ class ClusterBudget(RateBudget):
             task_timeout=timedelta(seconds=10),
         )
         self._started = True
+
+
+def _worth_asking_again(exc: BaseException) -> bool:
+    """A reservation not answered for now: the budget is continuing as new or was not found
+    (started again), or Temporal is restarting or out of reach (no permit, so no request)."""
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return True
+    return isinstance(exc, RPCError) and (
+        exc.status == RPCStatusCode.NOT_FOUND or exc.status in _OUTAGE
+    )

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from .. import InvalidInputError, JobFailedError, MoveUgcError, OutputType
+from .._retry import Retrier, RetryPolicy
 from ..bulk import BulkItem, BulkResult
 from ._identity import content_key, workflow_id
 from ._types import DEFAULT_TASK_QUEUE, Previous, TakeInput, TakeOutcome, Timing
@@ -32,6 +33,7 @@ SINGLE_PUT_LIMIT = 5 * 1000**3
 SUBMIT_CONCURRENCY = 16
 """Inputs hashed and started at once (hashing reads every byte, in worker threads)."""
 RESULT_RETRIES = 60
+_ASK_AGAIN = Retrier(RetryPolicy(max_retries=RESULT_RETRIES, base_delay=0.2, max_delay=5.0))
 """Times the wait for a result is taken up again while the cluster cannot be reached."""
 RESULT_WAITERS = 500
 """Workflow results awaited at once (each is one long poll on the Temporal connection)."""
@@ -177,19 +179,18 @@ class DistributedBulk:
 
     async def _result(self, submission: Submission) -> BulkResult:
         handle = self._temporal.get_workflow_handle(submission.workflow_id, result_type=TakeOutcome)
-        outcome: TakeOutcome | None
-        for attempt in range(RESULT_RETRIES + 1):
+
+        async def attempt() -> TakeOutcome | None:
             try:
-                outcome = await handle.result()
+                done: TakeOutcome = await handle.result()
             except WorkflowFailureError:
-                outcome = await _outcome_of(handle)
-            except RPCError:
-                # The cluster is unreachable for now (restarting?): its workflows carry on.
-                if attempt == RESULT_RETRIES:
-                    raise
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-                continue
-            break
+                return await _outcome_of(handle)
+            return done
+
+        # While the cluster is unreachable (restarting?), its workflows carry on: ask again.
+        outcome = await _ASK_AGAIN.call(
+            attempt, retryable=lambda exc: isinstance(exc, RPCError), what="a run's result"
+        )
         result = BulkResult(item=submission.item, ok=False, key=submission.key)
         if outcome is None:
             result.error = MoveUgcError(f"the workflow {submission.workflow_id} did not complete")

@@ -14,6 +14,7 @@ from .._exceptions import InvalidInputError
 from ..transfers.config import Progress
 from ..transfers.download import check_destination, download_url
 from ..transfers.naming import file_filename
+from ..transfers.storage import md5_of_etag, redact_url
 from ..transfers.upload import check_upload_source, upload_new_file
 from ..types._models import File, ShareCode
 from ._base import Resource
@@ -145,6 +146,21 @@ class Files(Resource):
                 refresh=fresh_url if file_id else None,
                 progress=progress,
             )
+
+    async def probe(self, file: File | str) -> tuple[int, str | None] | None:
+        """What storage holds for a file (a `File`, a file id or a presigned GET URL): its
+        size and hex MD5 (None when the ETag is not an MD5), or None when nothing is stored.
+
+        One request for the record's URL (unless given a URL) and one 1-byte ranged GET: how
+        a program that crashed mid-upload learns whether the bytes arrived.
+        """
+        if isinstance(file, str) and file.startswith(("http://", "https://")):
+            url = check.http_url(file, "URL")
+        else:
+            file_id = file.id if isinstance(file, File) else check.identifier(file, "file")
+            url = _url_of(await self.retrieve(file_id))
+        found = await self._ctx.storage.probe(url, what=f"probe of {redact_url(url)}")
+        return None if found is None else (found[0], md5_of_etag(found[1]))
 
 
 def _url_of(record: File) -> str:
