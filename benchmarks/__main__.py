@@ -1,9 +1,10 @@
 """Run the benchmarks: `python -m benchmarks [--quick] [--only NAME ...]`.
 
-Benchmarks: api, watch, bulk, import, transfers. Results go to `benchmarks/results/results.json`
-(or `--results-dir`). A full run (without `--quick`) also writes `benchmarks/RESULTS.md` and
-`benchmarks/results.png`; with `--only`, the benchmarks that were not run keep their figures
-from the previous full run's JSON. Quick runs write their Markdown and figure next to the JSON.
+Benchmarks: import, api, watch, follow, bulk, transfers. Results go to
+`benchmarks/results/results.json` (or `--results-dir`). A full run (without `--quick`) also
+writes `benchmarks/RESULTS.md` and `benchmarks/results.png`; with `--only`, the benchmarks that
+were not run keep their figures from the previous full run's JSON. Quick runs write their
+Markdown and figure next to the JSON.
 
 A full run measures a committed revision: it refuses a tree with uncommitted changes (its own
 outputs aside) unless given `--allow-dirty`, and then lists the changed files in the results.
@@ -37,6 +38,7 @@ MODULES = {
     "import": "benchmarks.bench_import",
     "api": "benchmarks.bench_api",
     "watch": "benchmarks.bench_watch",
+    "follow": "benchmarks.bench_follow",
     "bulk": "benchmarks.bench_bulk",
     "transfers": "benchmarks.bench_transfers",
 }

@@ -105,6 +105,8 @@ def aim(
     *,
     at_most: bool = False,
     unit: str = "x",
+    ours: str = "",
+    peer: str = "",
 ) -> dict[str, Any]:
     """An aim of the suite and whether this run met it.
 
@@ -124,7 +126,23 @@ def aim(
         "at_most": at_most,
         "unit": unit,
         "met": met,
+        "ours": ours,
+        "peer": peer,
     }
+
+
+def aim_vs(
+    text: str, row: Row, peer: Row, target: float, *, at_most: bool = False
+) -> dict[str, Any]:
+    """An aim on the ratio of `row` to `peer` (repetition by repetition), both figures shown."""
+    return aim(
+        text,
+        row.ratios[peer.case],
+        target,
+        at_most=at_most,
+        ours=f"{fmt(statistics.median(row.values))} {row.unit}",
+        peer=f"{peer.case}: {fmt(statistics.median(peer.values))} {peer.unit}",
+    )
 
 
 def result(

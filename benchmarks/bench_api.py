@@ -13,6 +13,7 @@ case once, in a rotating order, so the ratios compare runs made moments apart. T
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import statistics
 import time
@@ -24,12 +25,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from aio_move_ugc import AsyncMoveUgc, SourceIn
+from aio_move_ugc import AsyncMoveUgc, SourceFormat, SourceIn
 
 from ._common import (
     EmulatorProcess,
     Row,
-    aim,
+    aim_vs,
     paired_ratio,
     print_rows,
     process_cpu,
@@ -54,7 +55,7 @@ async def _make_job(key: str, url: str, tmp: Path) -> str:
     async with AsyncMoveUgc(key, endpoint_url=url) as ugc:
         file = await ugc.files.upload(video)
         take = await ugc.takes.create_singlecam(
-            [SourceIn(device_label="cam", file_id=file.id, format="MP4")]
+            [SourceIn(device_label="cam", file_id=file.id, format=SourceFormat.MP4)]
         )
         job = await ugc.jobs.create_singlecam(take.id)
         return job.id
@@ -138,9 +139,8 @@ async def _raw(
 
 
 def _sync_seq(key: str, url: str, job_id: str, calls: int) -> float:
-    from move_ugc import MoveUgc
-
-    ugc = MoveUgc(api_key=key, endpoint_url=url)
+    sync_sdk: Any = importlib.import_module("move_ugc")
+    ugc = sync_sdk.MoveUgc(api_key=key, endpoint_url=url)
     started = time.perf_counter()
     for _ in range(calls):
         ugc.jobs.retrieve(id=job_id)
@@ -213,13 +213,17 @@ def run(quick: bool = False) -> dict[str, Any]:
     rows = measure(reps, sizes)
     print_rows("API calls: jobs.retrieve per second (emulator in its own process)", rows)
 
-    def ratio(case: str) -> dict[str, Any]:
-        row = next(r for r in rows if r.case == case)
-        return row.ratios[PEERS[case]]
-
+    by_case = {row.case: row for row in rows}
     aims = [
-        aim("jobs.retrieve, sequential >= 0.9x raw aiohttp", ratio(AIO_SEQ), 0.9),
-        aim("jobs.retrieve, 16 concurrent >= 0.9x raw aiohttp", ratio(AIO_16), 0.9),
+        aim_vs(
+            "jobs.retrieve, sequential >= 0.9x raw aiohttp", by_case[AIO_SEQ], by_case[RAW_SEQ], 0.9
+        ),
+        aim_vs(
+            "jobs.retrieve, 16 concurrent >= 0.9x raw aiohttp",
+            by_case[AIO_16],
+            by_case[RAW_16],
+            0.9,
+        ),
     ]
     return result(
         NAME,

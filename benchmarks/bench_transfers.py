@@ -48,7 +48,7 @@ import aiohttp
 from aio_move_ugc import AsyncMoveUgc
 from aio_move_ugc.transfers import TransferConfig, upload_file
 
-from ._common import EmulatorProcess, Row, aim, paired_ratio, print_rows, result
+from ._common import EmulatorProcess, Row, aim_vs, paired_ratio, print_rows, result
 from ._nginx import NGINX_HINT, Nginx, find_nginx, has_dav
 
 NAME = "transfers"
@@ -206,8 +206,7 @@ class Bench:
     def with_nginx(self, web: Nginx) -> None:
         self.web = web
         shutil.copyfile(self.source, web.served("object.bin"))
-        with web.served("slow.bin").open("wb") as handle, self.source.open("rb") as src:
-            handle.write(src.read(self.slow_size))
+        write_random(web.served("slow.bin"), self.slow_size)
 
     def with_emulator(self, emu: EmulatorProcess) -> None:
         self.emu = emu
@@ -398,23 +397,24 @@ def run(
     rows, _ = measure(size, slow_size, reps, use_nginx=problem is None)
     print_rows(f"Transfers of {size_mib} MiB: MB/s (servers in their own processes)", rows)
 
-    def ratios(case: str) -> dict[str, Any]:
-        row = next(r for r in rows if r.case == case)
-        return next(iter(row.ratios.values()))
+    by_case = {row.case: row for row in rows}
+
+    def vs(text: str, case: str, target: float) -> dict[str, Any]:
+        return aim_vs(text, by_case[case], by_case[PEERS[case][0]], target)
 
     aims = []
     if problem is None:
         aims = [
-            aim("download, 1 stream, fsync=False >= 0.9x curl", ratios(SINGLE_NO_FSYNC), 0.9),
-            aim("download, 1 stream, fsync >= 0.9x curl + fsync", ratios(SINGLE), 0.9),
-            aim("download, 4 ranged parts, fsync=False >= 0.9x curl", ratios(RANGED_NO_FSYNC), 0.9),
-            aim("download, 4 ranged parts, fsync >= 0.9x curl + fsync", ratios(RANGED), 0.9),
-            aim(
+            vs("download, 1 stream, fsync=False >= 0.9x curl", SINGLE_NO_FSYNC, 0.9),
+            vs("download, 1 stream, fsync >= 0.9x curl + fsync", SINGLE, 0.9),
+            vs("download, 4 ranged parts, fsync=False >= 0.9x curl", RANGED_NO_FSYNC, 0.9),
+            vs("download, 4 ranged parts, fsync >= 0.9x curl + fsync", RANGED, 0.9),
+            vs(
                 f"download, 4 ranged parts at {RATE_MB} MiB/s per request >= 3.5x one curl stream",
-                ratios(RANGED_SLOW),
+                RANGED_SLOW,
                 3.5,
             ),
-            aim("upload >= 0.9x curl -T", ratios(UPLOAD), 0.9),
+            vs("upload >= 0.9x curl -T", UPLOAD, 0.9),
         ]
     for item in aims:
         print(f"  {'met' if item['met'] else 'MISSED':6} {item['aim']}: {item['value']:.2f}x")
