@@ -1,7 +1,9 @@
 """Results of `python -m benchmarks`: JSON, a Markdown report and a figure.
 
 `python -m benchmarks.report [results.json]` rebuilds the Markdown and the figure from a saved
-JSON. The part of RESULTS.md between the notes markers is written by hand and kept as it is.
+JSON; `python -m benchmarks.report --readme [results.json]` prints the aims as the table the
+README quotes (the same numbers as RESULTS.md). The part of RESULTS.md between the notes
+markers is written by hand and kept as it is.
 """
 
 from __future__ import annotations
@@ -260,10 +262,40 @@ def write_reports(results: dict[str, Any], md_path: Path, png_path: Path) -> Non
     md_path.write_text(text)
 
 
+def readme_table(results: dict[str, Any]) -> str:
+    """The aims as a compact Markdown table, for the README."""
+    env = results.get("environment", {})
+    lines = [
+        "| aim | aio_move_ugc | peer (same run) | measured | |",
+        "|---|---:|---|---:|---|",
+    ]
+    for bench in _benchmarks(results):
+        for item in bench.get("aims", []):
+            unit = item.get("unit", "x")
+            value = f"{fmt(item['value'])}{'x' if unit == 'x' else ' ' + unit}"
+            verdict = "met" if item["met"] else "missed"
+            lines.append(
+                f"| {_cell(item['aim'])} | {_cell(item.get('ours', ''))} | "
+                f"{_cell(item.get('peer', ''))} | {value} | {verdict} |"
+            )
+    lines += [
+        "",
+        f"Revision {env.get('revision', '?')}, {env.get('when', '?')}, "
+        f"{env.get('cpus', '?')} CPUs, load average {env.get('load_before', '?')} before; "
+        "medians of paired repetitions; details in benchmarks/RESULTS.md.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS_JSON
+    args = sys.argv[1:]
+    readme = "--readme" in args
+    args = [a for a in args if a != "--readme"]
+    source = Path(args[0]) if args else RESULTS_JSON
     results = json.loads(source.read_text())
-    if results.get("quick"):
+    if readme:
+        print(readme_table(results))
+    elif results.get("quick"):
         write_reports(results, RESULTS_DIR / "RESULTS.md", RESULTS_DIR / "results.png")
     else:
         write_reports(results, PUBLISHED_MD, PUBLISHED_PNG)
