@@ -45,7 +45,7 @@ MODULES = {
 NEEDS_CURL = frozenset({"bulk", "transfers"})
 """Benchmarks whose reference is curl: skipped (not failed) where curl is missing."""
 TRANSFERS_FULL_MIB = 512
-TRANSFERS_FULL_REPS = 5
+TRANSFERS_FULL_REPS = 7
 OUTPUTS = ("benchmarks/RESULTS.md", "benchmarks/results.png", "benchmarks/results/")
 """What a run writes: not counted when deciding whether the tree is clean."""
 

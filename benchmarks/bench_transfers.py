@@ -1,6 +1,6 @@
 """Transfer throughput of aio_move_ugc against curl: same server, same bytes, same run.
 
-    python -m benchmarks.bench_transfers               # 512 MiB, 5 repetitions
+    python -m benchmarks.bench_transfers               # 512 MiB, 7 repetitions
     python -m benchmarks.bench_transfers --size 128    # 128 MiB
     python -m benchmarks.bench_transfers --quick       # one small run (CI smoke)
 
@@ -384,7 +384,7 @@ def measure(
 
 
 def run(
-    quick: bool = False, size_mib: int = 512, reps: int = 5, slow_mib: int = 128
+    quick: bool = False, size_mib: int = 512, reps: int = 7, slow_mib: int = 128
 ) -> dict[str, Any]:
     started = time.perf_counter()
     if quick:
@@ -449,7 +449,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=512, help="object size in MiB (default 512)")
-    parser.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
+    parser.add_argument("--runs", type=int, default=7, help="repetitions (default 7)")
     parser.add_argument("--quick", action="store_true", help="one small run, for CI")
     args = parser.parse_args()
     if args.runs < 1 or args.size < 1:

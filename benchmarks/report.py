@@ -242,7 +242,7 @@ def figure(results: dict[str, Any], path: Path) -> None:
         )
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=7)
-        ax.set_xlabel("ratio to the peer (x)" if unit == "x" else unit, fontsize=7, labelpad=1)
+        ax.set_xlabel("aio_move_ugc / peer (x)" if unit == "x" else unit, fontsize=7, labelpad=1)
     mode = "quick" if results.get("quick") else "full"
     revision = results.get("environment", {}).get("revision", "?")
     fig.suptitle(
