@@ -1,14 +1,21 @@
 """Run the benchmarks: `python -m benchmarks [--quick] [--only NAME ...]`.
 
-Benchmarks: api, watch, bulk, import, transfers. Results go to `benchmarks/results/results.json`
-(or `--results-dir`). A full run (without `--quick`) also writes `benchmarks/RESULTS.md` and
-`benchmarks/results.png`; with `--only`, the benchmarks that were not run keep their figures
-from the previous full run's JSON. Quick runs write their Markdown and figure next to the JSON.
+Benchmarks: import, api, watch, follow, bulk, transfers. Results go to
+`benchmarks/results/results.json` (or `--results-dir`). A full run (without `--quick`) also
+writes `benchmarks/RESULTS.md` and `benchmarks/results.png`; with `--only`, the benchmarks that
+were not run keep their figures from the previous full run's JSON. Quick runs write their
+Markdown and figure next to the JSON.
+
+A full run measures a committed revision: it refuses a tree with uncommitted changes (its own
+outputs aside) unless given `--allow-dirty`, and then lists the changed files in the results.
+Every run records the revision, the date, the machine and the load average before and after
+each benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -31,13 +38,16 @@ MODULES = {
     "import": "benchmarks.bench_import",
     "api": "benchmarks.bench_api",
     "watch": "benchmarks.bench_watch",
+    "follow": "benchmarks.bench_follow",
     "bulk": "benchmarks.bench_bulk",
     "transfers": "benchmarks.bench_transfers",
 }
 NEEDS_CURL = frozenset({"bulk", "transfers"})
 """Benchmarks whose reference is curl: skipped (not failed) where curl is missing."""
-TRANSFERS_FULL_MIB = 1024
-TRANSFERS_FULL_REPS = 2
+TRANSFERS_FULL_MIB = 512
+TRANSFERS_FULL_REPS = 7
+OUTPUTS = ("benchmarks/RESULTS.md", "benchmarks/results.png", "benchmarks/results/")
+"""What a run writes: not counted when deciding whether the tree is clean."""
 
 
 def _runner(name: str) -> Callable[[bool], dict[str, Any]] | None:
@@ -64,29 +74,47 @@ def _runner(name: str) -> Callable[[bool], dict[str, Any]] | None:
     return transfers
 
 
-def _revision() -> str:
-    """The commit measured, and whether the package had uncommitted changes."""
+def _git(*args: str) -> str:
     root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+    )
+    return out.stdout.strip()
+
+
+def _revision() -> tuple[str, list[str]]:
+    """The commit measured, and the files that differ from it (the run's own outputs aside)."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "aio_move_ugc"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        status = _git("status", "--porcelain", "--untracked-files=all")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head} with uncommitted changes in aio_move_ugc" if dirty else head
+        return "unknown", ["(not a git checkout)"]
+    changed = [
+        line[3:] for line in status.splitlines() if line[3:] and not line[3:].startswith(OUTPUTS)
+    ]
+    return head, changed
+
+
+def _machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = "?"
+    memory_gib: float | None = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / (1 << 20), 1)
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI (< 1 min)")
     parser.add_argument("--only", nargs="+", choices=list(MODULES), metavar="NAME")
     parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="measure a tree with uncommitted changes (recorded in the results)",
+    )
     args = parser.parse_args(argv)
+    revision, changed = _revision()
+    if changed and not args.quick and not args.allow_dirty:
+        shown = ", ".join(changed[:8]) + (", ..." if len(changed) > 8 else "")
+        print(
+            f"refusing to publish figures of a tree that differs from {revision} ({shown}): "
+            "commit first, or pass --allow-dirty (recorded in the results)",
+            file=sys.stderr,
+        )
+        return 2
     names = args.only or list(MODULES)
     json_path = args.results_dir / "results.json"
     results: dict[str, Any] = {"quick": args.quick, "benchmarks": {}}
@@ -105,11 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     environment = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "revision": _revision(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_before": round(os.getloadavg()[0], 2),
+        "revision": revision,
+        "dirty": changed,
+        **_machine(),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
     }
     failed = []
     for name in names:
@@ -134,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome["load"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         results["benchmarks"][name] = outcome
         print(f"   ({name}: {outcome['elapsed_s']:.1f} s)", flush=True)
-    environment["load_after"] = round(os.getloadavg()[0], 2)
+    environment["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["environment"] = environment
     results["elapsed_s"] = sum(b.get("elapsed_s", 0) for b in results["benchmarks"].values())
     report.write_json(results, json_path)

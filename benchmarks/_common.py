@@ -98,10 +98,51 @@ def print_rows(title: str, rows: Sequence[Row]) -> None:
         )
 
 
-def aim(text: str, value: float, target: float, *, at_most: bool = False) -> dict[str, Any]:
-    """An aim of the suite and whether this run met it."""
+def aim(
+    text: str,
+    value: float | dict[str, Any],
+    target: float,
+    *,
+    at_most: bool = False,
+    unit: str = "x",
+    ours: str = "",
+    peer: str = "",
+) -> dict[str, Any]:
+    """An aim of the suite and whether this run met it.
+
+    `value` is a number, or a summary (`summary`, `paired_ratio`) whose median is judged and
+    whose runs the figure shows. `unit` is "x" for a ratio to a peer, else the unit of a count.
+    """
+    runs: list[float] = []
+    if isinstance(value, dict):
+        runs = [float(v) for v in value["runs"]]
+        value = float(value["median"])
     met = value <= target if at_most else value >= target
-    return {"aim": text, "value": value, "target": target, "at_most": at_most, "met": met}
+    return {
+        "aim": text,
+        "value": value,
+        "runs": runs or [value],
+        "target": target,
+        "at_most": at_most,
+        "unit": unit,
+        "met": met,
+        "ours": ours,
+        "peer": peer,
+    }
+
+
+def aim_vs(
+    text: str, row: Row, peer: Row, target: float, *, at_most: bool = False
+) -> dict[str, Any]:
+    """An aim on the ratio of `row` to `peer` (repetition by repetition), both figures shown."""
+    return aim(
+        text,
+        row.ratios[peer.case],
+        target,
+        at_most=at_most,
+        ours=f"{fmt(statistics.median(row.values))} {row.unit}",
+        peer=f"{peer.case}: {fmt(statistics.median(peer.values))} {peer.unit}",
+    )
 
 
 def result(

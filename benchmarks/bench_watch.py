@@ -19,7 +19,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from aio_move_ugc import AsyncMoveUgc, JobState, SourceIn
+from aio_move_ugc import AsyncMoveUgc, JobState, SourceFormat, SourceIn
 
 from ._common import EmulatorProcess, Row, aim, paired_ratio, print_rows, result, stats_delta
 
@@ -34,7 +34,7 @@ async def _create_jobs(ugc: AsyncMoveUgc, count: int, tmp: Path) -> list[str]:
     video.write_bytes(b"\0" * 4096)
     file = await ugc.files.upload(video)
     take = await ugc.takes.create_singlecam(
-        [SourceIn(device_label="cam", file_id=file.id, format="MP4")]
+        [SourceIn(device_label="cam", file_id=file.id, format=SourceFormat.MP4)]
     )
     slots = asyncio.Semaphore(32)
 
@@ -204,6 +204,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             max(ours_rounds),
             math.ceil(count / 50),
             at_most=True,
+            unit="requests",
         )
     ]
     return result(

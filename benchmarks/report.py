@@ -1,7 +1,9 @@
 """Results of `python -m benchmarks`: JSON, a Markdown report and a figure.
 
 `python -m benchmarks.report [results.json]` rebuilds the Markdown and the figure from a saved
-JSON. The part of RESULTS.md between the notes markers is written by hand and kept as it is.
+JSON; `python -m benchmarks.report --readme [results.json]` prints the aims as the table the
+README quotes (the same numbers as RESULTS.md). The part of RESULTS.md between the notes
+markers is written by hand and kept as it is.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ PUBLISHED_MD = HERE / "RESULTS.md"
 PUBLISHED_PNG = HERE / "results.png"
 NOTES_START = "<!-- notes:start (kept when the report is regenerated) -->"
 NOTES_END = "<!-- notes:end -->"
-ORDER = ("api", "watch", "bulk", "import", "transfers")
+ORDER = ("transfers", "api", "import", "bulk", "follow", "watch")
 
 
 def write_json(results: dict[str, Any], path: Path = RESULTS_JSON) -> None:
@@ -50,29 +52,45 @@ def _cell(value: Any) -> str:
 def markdown(results: dict[str, Any], *, png_name: str, notes: str) -> str:
     env = results.get("environment", {})
     mode = "quick" if results.get("quick") else "full"
+    dirty = env.get("dirty") or []
+    state = (
+        f"with uncommitted changes to {', '.join(dirty[:6])}{', ...' if len(dirty) > 6 else ''}"
+        if dirty
+        else "committed, clean tree"
+    )
+    load = env.get("load_before", "?"), env.get("load_after", "?")
     lines = [
         "# Benchmarks",
         "",
         f"`python -m benchmarks{' --quick' if results.get('quick') else ''}` ({mode} mode), "
-        f"{env.get('when', '?')}, revision {env.get('revision', '?')}: "
-        f"Python {env.get('python', '?')}, {env.get('cpus', '?')} CPUs; "
+        f"{env.get('when', '?')}, revision {env.get('revision', '?')} ({state}). Machine: "
+        f"{env.get('cpus', '?')} x {env.get('cpu', '?')}, {env.get('memory_gib', '?')} GiB, "
+        f"{env.get('platform', '?')}, Python {env.get('python', '?')}; load average (1, 5, "
+        f"15 min) {load[0]} before and {load[1]} after; "
         f"{fmt(results.get('elapsed_s', 0))} s of benchmarks in all (when and under what load "
-        "each ran is given in its section). Every figure is the median of "
-        "repeated runs with [min-max]; ratios compare runs of the same repetition. The "
-        "emulator runs in its own process. The machine is shared and noisy: compare ratios, "
-        "not absolute figures.",
+        "each ran is given in its section).",
+        "",
+        "Every aim is a ratio to a peer measured in the same run (or a count): the SDK and its "
+        "peer alternate, repetition by repetition, and the figure is the median of the "
+        "ratios of each repetition, with [min-max]. The machine is shared and noisy: absolute "
+        "figures move with the load, the ratios much less.",
         "",
         "## Aims",
         "",
-        "| aim | measured | target | |",
-        "|---|---:|---:|---|",
+        "| aim | aio_move_ugc | peer | ratio (or count), median [min-max] | target | |",
+        "|---|---:|---|---:|---:|---|",
     ]
     for bench in _benchmarks(results):
         for item in bench.get("aims", []):
             sign = "<=" if item["at_most"] else ">="
             verdict = "met" if item["met"] else "**missed**"
+            unit = item.get("unit", "x")
+            runs = item.get("runs") or [item["value"]]
+            spread = f" [{fmt(min(runs))}-{fmt(max(runs))}]" if len(runs) > 1 else ""
+            value = f"{fmt(item['value'])}{'x' if unit == 'x' else ' ' + unit}{spread}"
             lines.append(
-                f"| {_cell(item['aim'])} | {fmt(item['value'])} | {sign} {fmt(item['target'])} "
+                f"| {_cell(item['aim'])} | {_cell(item.get('ours', ''))} | "
+                f"{_cell(item.get('peer', ''))} | {value} | {sign} {fmt(item['target'])} "
                 f"| {verdict} |"
             )
         if "error" in bench:
@@ -118,9 +136,8 @@ def _details(bench: dict[str, Any]) -> list[str]:
     rows = {row["case"]: row for row in bench["rows"]}
     if name == "api":
         calls = bench.get("params", {}).get("calls", {})
-        for label, sizes in calls.items():
-            shown = ", ".join(f"{case} {n}" for case, n in sizes.items())
-            out.append(f"Calls per run ({label}): {shown}.")
+        shown = ", ".join(f"{case} {n}" for case, n in calls.items())
+        out.append(f"Calls per run: {shown}.")
         cpu = [
             f"{case}: {row['extra']['client_cpu_ms_per_call']:.2f} / "
             f"{row['extra']['emulator_cpu_ms_per_call']:.2f}"
@@ -135,7 +152,7 @@ def _details(bench: dict[str, Any]) -> list[str]:
         per_call = [
             f"{case}: {row['extra']['requests_per_call']:g}"
             for case, row in rows.items()
-            if "requests_per_call" in row.get("extra", {}) and "+50 ms" not in case
+            if "requests_per_call" in row.get("extra", {})
         ]
         out += ["Requests the emulator saw per call: " + "; ".join(per_call) + ".", ""]
     if name == "watch":
@@ -181,51 +198,58 @@ def _details(bench: dict[str, Any]) -> list[str]:
     return out
 
 
-def _ours(case: str) -> bool:
-    return case.startswith(("aio_move_ugc", "aio ", "watch_many", "bulk.run", "import aio_move"))
-
-
 def figure(results: dict[str, Any], path: Path) -> None:
+    """One strip per aim: each repetition's ratio (or count) as a dot, the median as a
+    diamond, the target as a line, the side of the line that meets the aim shaded; linear
+    axes only."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels: list[tuple[str, str, list[dict[str, Any]]]] = []
-    for bench in _benchmarks(results):
-        if "error" in bench:
-            continue
-        units: dict[str, list[dict[str, Any]]] = {}
-        for row in bench["rows"]:
-            units.setdefault(row["unit"], []).append(row)
-        for unit, rows in units.items():
-            if any(_ours(row["case"]) for row in rows):
-                panels.append((bench.get("title", bench["name"]), unit, rows))
-    if not panels:
+    aims = [
+        (bench.get("title", bench["name"]), item)
+        for bench in _benchmarks(results)
+        for item in bench.get("aims", [])
+    ]
+    if not aims:
         return
-    cols = 2
-    count = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(count, cols, figsize=(14, 3.4 * count + 0.6), squeeze=False)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    for ax, (title, unit, rows) in zip(axes.flat, panels, strict=False):
-        labels = [textwrap.fill(row["case"], 30) for row in rows][::-1]
-        med = [row["median"] for row in rows][::-1]
-        low = [row["median"] - row["min"] for row in rows][::-1]
-        high = [row["max"] - row["median"] for row in rows][::-1]
-        colors = ["tab:blue" if _ours(row["case"]) else "0.6" for row in rows][::-1]
-        ax.barh(range(len(rows)), med, xerr=[low, high], color=colors, capsize=3)
-        ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels(labels, fontsize=7)
-        positive = [m for m in med if m > 0]
-        if positive and max(positive) / min(positive) > 30:
-            ax.set_xscale("log")
-        ax.set_xlabel(f"{unit} (median, bars: min-max)", fontsize=8)
-        ax.set_title(title, fontsize=9)
+    fig, axes = plt.subplots(
+        len(aims), 1, figsize=(10, 0.95 * len(aims) + 1.0), squeeze=False, layout="constrained"
+    )
+    for ax, (_title, item) in zip(axes.flat, aims, strict=True):
+        runs = item.get("runs") or [item["value"]]
+        target, value, at_most = item["target"], item["value"], item["at_most"]
+        top = max([*runs, target]) * 1.15
+        ax.set_xlim(0, top)
+        ax.set_ylim(-1, 1)
+        color = "tab:green" if item["met"] else "tab:red"
+        if at_most:
+            ax.axvspan(0, target, color="tab:green", alpha=0.08)
+        else:
+            ax.axvspan(target, top, color="tab:green", alpha=0.08)
+        ax.axvline(target, color="0.3", linestyle="--", linewidth=1)
+        ax.scatter(runs, [0.0] * len(runs), s=18, color=color, alpha=0.55, zorder=3)
+        ax.scatter([value], [0.0], s=70, marker="D", color=color, zorder=4)
+        unit = item.get("unit", "x")
+        better = "lower is better" if at_most else "higher is better"
+        verdict = "met" if item["met"] else "missed"
+        shown = f"{fmt(value)}x" if unit == "x" else f"{fmt(value)} {unit}"
+        ax.set_title(
+            textwrap.shorten(f"{item['aim']}: {shown}, {verdict} ({better})", 115),
+            fontsize=8.5,
+            loc="left",
+        )
+        ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel("aio_move_ugc / peer (x)" if unit == "x" else unit, fontsize=7, labelpad=1)
     mode = "quick" if results.get("quick") else "full"
-    fig.suptitle(f"aio_move_ugc benchmarks ({mode} mode; blue: aio_move_ugc)", fontsize=11)
-    fig.tight_layout()
+    revision = results.get("environment", {}).get("revision", "?")
+    fig.suptitle(
+        f"aio_move_ugc benchmarks, {mode} mode, revision {revision}: dots are repetitions, "
+        "diamonds medians, dashed lines the aims (shaded side: met)",
+        fontsize=9,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -238,10 +262,40 @@ def write_reports(results: dict[str, Any], md_path: Path, png_path: Path) -> Non
     md_path.write_text(text)
 
 
+def readme_table(results: dict[str, Any]) -> str:
+    """The aims as a compact Markdown table, for the README."""
+    env = results.get("environment", {})
+    lines = [
+        "| aim | aio_move_ugc | peer (same run) | measured | |",
+        "|---|---:|---|---:|---|",
+    ]
+    for bench in _benchmarks(results):
+        for item in bench.get("aims", []):
+            unit = item.get("unit", "x")
+            value = f"{fmt(item['value'])}{'x' if unit == 'x' else ' ' + unit}"
+            verdict = "met" if item["met"] else "missed"
+            lines.append(
+                f"| {_cell(item['aim'])} | {_cell(item.get('ours', ''))} | "
+                f"{_cell(item.get('peer', ''))} | {value} | {verdict} |"
+            )
+    lines += [
+        "",
+        f"Revision {env.get('revision', '?')}, {env.get('when', '?')}, "
+        f"{env.get('cpus', '?')} CPUs, load average {env.get('load_before', '?')} before; "
+        "medians of paired repetitions; details in benchmarks/RESULTS.md.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS_JSON
+    args = sys.argv[1:]
+    readme = "--readme" in args
+    args = [a for a in args if a != "--readme"]
+    source = Path(args[0]) if args else RESULTS_JSON
     results = json.loads(source.read_text())
-    if results.get("quick"):
+    if readme:
+        print(readme_table(results))
+    elif results.get("quick"):
         write_reports(results, RESULTS_DIR / "RESULTS.md", RESULTS_DIR / "results.png")
     else:
         write_reports(results, PUBLISHED_MD, PUBLISHED_PNG)
