@@ -9,7 +9,7 @@ Two servers, each in its own process:
 * **nginx** (see `_nginx.py`), a static server fast enough that the client is the bottleneck.
   Downloads go through the public `ugc.files.download(url, dest)` (given a URL, it makes no
   API call; the client's own storage session and settings). Uploads call
-  `aio_move_ugc.transfers.upload_file(session, path, size, url, config=...)`, the layer under
+  `ugc.files.upload_to_url(url, path)`, the layer under
   `files.upload` (which first asks the API for a URL): nginx answers a PUT with 201/204 and
   an ETag the configuration sets to the file's MD5, so the session here reads 201/204 as the
   200 of S3; otherwise it is built with the settings of the client's storage session. A
@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 
 from aio_move_ugc import AsyncMoveUgc
-from aio_move_ugc.transfers import TransferConfig, upload_file
+from aio_move_ugc.transfers import TransferConfig
 
 from ._common import EmulatorProcess, Row, aim_vs, paired_ratio, print_rows, result
 from ._nginx import NGINX_HINT, Nginx, find_nginx, has_dav
@@ -147,31 +147,6 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-class _DavAnswer(aiohttp.ClientResponse):
-    """nginx's PUT answers (201 Created, 204 No Content) read as S3's 200."""
-
-    async def start(self, connection: Any) -> aiohttp.ClientResponse:
-        await super().start(connection)
-        if self.status in (201, 204):
-            self.status = 200
-        return self
-
-
-def dav_session(config: TransferConfig) -> aiohttp.ClientSession:
-    """A storage session as the client builds one (see `transfers/_common.py`), for nginx."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=config.connection_limit),
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
-        ),
-        read_bufsize=config.read_bufsize,
-        auto_decompress=False,
-        trust_env=False,
-        skip_auto_headers=("Content-Type",),
-        response_class=_DavAnswer,
-    )
-
-
 class Bench:
     """Every case; each call times one transfer (seconds). Clients and sessions stay warm."""
 
@@ -258,29 +233,10 @@ class Bench:
         return seconds
 
     def sdk_upload_file(self, case: str, url: str) -> float:
-        """`transfers.upload_file` to nginx: one streamed PUT, MD5 checked against the ETag."""
-        if not self.sessions:
-
-            async def make() -> aiohttp.ClientSession:
-                return dav_session(TransferConfig())
-
-            self.sessions.append(self.loop.run_until_complete(make()))
-        session = self.sessions[0]
-
-        async def no_refresh() -> str:
-            raise AssertionError("nginx URLs do not expire")
-
+        """`files.upload_to_url` to nginx: one streamed PUT, MD5 checked against the ETag."""
+        ugc = self.client(case, TransferConfig())
         started = time.perf_counter()
-        self.loop.run_until_complete(
-            upload_file(
-                session,
-                self.source,
-                self.size,
-                url,
-                config=TransferConfig(),
-                refresh=no_refresh,
-            )
-        )
+        self.loop.run_until_complete(ugc.files.upload_to_url(url, self.source))
         return time.perf_counter() - started
 
     def sdk_upload(self, case: str) -> float:

@@ -48,7 +48,7 @@ async def _create_jobs(ugc: AsyncMoveUgc, count: int, tmp: Path) -> list[str]:
 def _instrument(ugc: AsyncMoveUgc) -> list[tuple[float, float]]:
     """Record when each API request of this client starts and ends."""
     spans: list[tuple[float, float]] = []
-    execute = ugc._execute
+    execute = ugc._ctx.execute
 
     async def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -57,7 +57,7 @@ def _instrument(ugc: AsyncMoveUgc) -> list[tuple[float, float]]:
         finally:
             spans.append((start, time.perf_counter()))
 
-    ugc._execute = timed  # type: ignore[method-assign]
+    ugc._ctx.execute = timed  # type: ignore[method-assign]
     return spans
 
 

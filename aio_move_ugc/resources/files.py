@@ -15,7 +15,7 @@ from ..transfers.config import Progress
 from ..transfers.download import check_destination, download_url
 from ..transfers.naming import file_filename
 from ..transfers.storage import md5_of_etag, redact_url
-from ..transfers.upload import check_upload_source, upload_new_file
+from ..transfers.upload import check_upload_source, upload_file, upload_new_file
 from ..types._models import File, ShareCode
 from ._base import Resource
 
@@ -96,6 +96,24 @@ class Files(Resource):
             on_record=on_record,
             progress=progress,
         )
+
+    async def upload_to_url(
+        self,
+        url: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> str:
+        """Stream `path` to a presigned PUT URL already at hand (a `File` from `create` holds
+        one); returns the MD5 (hex) the storage's ETag confirmed. Retried like `upload`, but an
+        expired URL is an error here (`URLExpiredError`): only `upload` makes a new record.
+        """
+        target = check.http_url(url, "upload URL")
+        source, size, _ = check_upload_source(path, "mp4")
+        async with self._ctx.transfer_slots():
+            return await upload_file(
+                self._ctx, source, size, target, refresh=None, progress=progress
+            )
 
     async def download(
         self,

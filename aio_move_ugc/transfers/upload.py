@@ -164,7 +164,8 @@ async def put_file(
                 body_failed=lambda: body.error,
             ) as answer:
                 reply = await answer.read()
-                if answer.status != 200:
+                # S3 answers 200; stores that speak WebDAV answer 201 or 204.
+                if answer.status not in (200, 201, 204):
                     raise storage_error(answer.status, reply, f"{what} failed")
                 etag = answer.headers.get("ETag")
         finally:
