@@ -8,7 +8,6 @@ or the service refused it without acting on it (429, 503).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -39,6 +38,7 @@ from ._ratelimit import RateBudget
 from ._redact import scrub
 from ._retry import Retrier, is_ambiguous_api, is_transient_api
 from ._schema.operations import Operation
+from ._sessions import LoopSessions
 
 log = logging.getLogger("aio_move_ugc.transport")
 
@@ -189,46 +189,29 @@ class GraphQLTransport:
         self.retrier = retrier
         self.budget = budget
         self._connection_limit = connection_limit
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._client_closed = closed
+        self.sessions = LoopSessions(self._new_session, closed=self.is_closed)
         self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed or self._client_closed():
-            # A retry of a request that was under way when the client closed must not
-            # open a new session that nobody would close.
-            raise ClientClosedError("the client was closed while this request was under way")
-        loop = asyncio.get_running_loop()
-        if self._session is not None and self._loop is not loop:
-            # A session belongs to the loop it was made in; one made in a loop that has
-            # ended cannot be used (or closed) here, so this loop gets its own.
-            self._session = None
-        if self._session is None:
-            self._loop = loop
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connection_limit),
-                timeout=self.timeout.to_aiohttp(),
-                headers={"User-Agent": USER_AGENT},
-                raise_for_status=False,
-                trust_env=False,
-            )
-        return self._session
+    def is_closed(self) -> bool:
+        return self._closed or self._client_closed()
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._connection_limit),
+            timeout=self.timeout.to_aiohttp(),
+            headers={"User-Agent": USER_AGENT},
+            raise_for_status=False,
+            trust_env=False,
+        )
 
     async def aclose(self) -> None:
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:  # pragma: no cover - aclose is always awaited
-                running = None
-            if running is self._loop:
-                await session.close()
+        await self.sessions.aclose()
 
     async def execute(self, operation: Operation, variables: dict[str, Any] | None = None) -> Any:
         """Send `operation` and return its `data` (the root field's value when it has one)."""
@@ -286,7 +269,7 @@ class GraphQLTransport:
     async def _send_once(self, operation: Operation, body: bytes) -> Any:
         if self.budget is not None:
             await self.budget.acquire()
-        session = self._get_session()
+        session = await self.sessions.get(operation.name)
         headers = {
             "Authorization": self._api_key.get_secret_value(),
             "Content-Type": "application/json",

@@ -288,6 +288,15 @@ def http_url(value: Any, what: str) -> str:
     return str(value)
 
 
+def required_text(value: Any, what: str) -> str:
+    """A non-empty string that must be given."""
+    if value is None:
+        raise InvalidInputError(f"{what} is required")
+    checked = text(value, what, allow_empty=False)
+    assert checked is not None
+    return checked
+
+
 def text(value: Any, what: str, *, allow_empty: bool = True) -> str | None:
     if value is None:
         return None

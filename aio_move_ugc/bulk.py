@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("aio_move_ugc.bulk")
 
 JOURNAL_NAME = ".move-ugc-journal.jsonl"
+CRASH_AFTER_ENV = "AIO_MOVE_UGC_JOURNAL_CRASH_AFTER"
+"""Fault injection for resumability tests: when set to N, the process kills itself (SIGKILL)
+just before it writes its N-th journal record, as a power cut would stop it: the step that
+record would have made durable has happened, the journal does not know it."""
 MARKER_KEY = "aio_move_ugc_input"
 """Metadata key that ties a take and its job to the input they were made from."""
 STAGES = ("uploaded", "job_created", "outputs_ready", "downloaded")
@@ -134,6 +139,9 @@ class Journal:
                     self.state.setdefault(record["key"], {}).update(record)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._written = 0
+        crash_after = os.environ.get(CRASH_AFTER_ENV, "")
+        self._crash_after = int(crash_after) if crash_after.isdigit() else 0
         self.identities: dict[tuple[str, int, int], str] = {}
         """Content identities of files hashed before, by (path, size, mtime_ns)."""
         for key, entry in self.state.items():
@@ -158,6 +166,9 @@ class Journal:
 
     def _append(self, line: bytes) -> None:
         # One write() per record: O_APPEND keeps records from concurrent threads whole.
+        self._written += 1
+        if self._written == self._crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
         os.write(self._fd, line)
         os.fsync(self._fd)
 

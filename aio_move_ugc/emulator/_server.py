@@ -314,6 +314,11 @@ class Emulator:
         """Inject (or with None, stop) faults on "graphql", "storage_put" or "storage_get"."""
         self.faults.set(route, faults)
 
+    def set_failure_rate(self, rate: float) -> None:
+        """Change the share of new jobs that end FAILED (jobs already made keep their fate)."""
+        self.config = replace(self.config, failure_rate=rate)
+        self.api.config = self.config
+
     def advance(self, seconds: float) -> None:
         """Move the server clock forward: URLs expire, jobs progress."""
         self.clock.advance(seconds)

@@ -104,9 +104,10 @@ class Files(Resource):
         *,
         progress: Progress | None = None,
     ) -> str:
-        """Stream `path` to a presigned PUT URL already at hand (a `File` from `create` holds
-        one); returns the MD5 (hex) the storage's ETag confirmed. Retried like `upload`, but an
-        expired URL is an error here (`URLExpiredError`): only `upload` makes a new record.
+        """Stream `path` to a presigned PUT `url` already at hand (a `File` from `create` holds
+        one); returns the MD5 (hex) the storage's ETag confirmed. `progress(done, total)` is
+        called as bytes go out. Retried like `upload`, but an expired URL is an error here
+        (`URLExpiredError`): only `upload` makes a new record.
         """
         target = check.http_url(url, "upload URL")
         source, size, _ = check_upload_source(path, "mp4")

@@ -47,7 +47,7 @@ class Webhooks(Resource):
             raise InvalidInputError("a webhook secret must start with 'whsec_'")
         variables = {
             "events": list(events),
-            "uid": check.text(uid, "uid", allow_empty=False),
+            "uid": check.required_text(uid, "uid"),
             "url": check.http_url(url, "url"),
             "description": check.text(description, "description"),
             "secret": secret,

@@ -255,6 +255,7 @@ class Downloader:
             parts = self.plan.missing(self.config.part_size)
             if self._whole_in_first:
                 parts = [(0, self.plan.size)] if self.plan.size else []
+            chosen: BaseException | None = None
             try:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._follow)
@@ -265,7 +266,8 @@ class Downloader:
                         group.start_soon(self._fetch_part_limited, limiter, start, end)
             except BaseExceptionGroup as group_error:
                 chosen = _most_telling(group_error)
-                raise chosen from chosen.__cause__  # its own cause, not the group around it
+            if chosen is not None:
+                raise chosen  # outside the handler: its own chain, not the group around it
 
     async def _open_first(self, closing: contextlib.AsyncExitStack) -> StorageResponse:
         """Learn size and ETag from a request for the first part (the whole of a small object);

@@ -118,11 +118,13 @@ async def download_outputs(
                 ctx, in_use or refresh, targets[kind], refresh=refresh, progress=totals.of(kind)
             )
 
+    error: BaseException | None = None
     try:
         async with anyio.create_task_group() as group:
             for kind, output in chosen.items():
                 group.start_soon(fetch, kind, output)
     except BaseExceptionGroup as group_error:
         error = first_error(group_error)
-        raise error from error.__cause__
+    if error is not None:
+        raise error  # outside the handler: its own chain, not the group around it
     return {kind: results[kind] for kind in sorted(results, key=lambda k: k.value)}

@@ -7,7 +7,6 @@ aiohttp exception that holds it: the original is dropped, its class name kept in
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from .._exceptions import (
     URLExpiredError,
 )
 from .._redact import redact_url
+from .._sessions import LoopSessions
 from .config import TransferConfig
 
 __all__ = ["StorageWire", "content_range", "md5_of_etag", "redact_url", "storage_error"]
@@ -98,41 +98,23 @@ class StorageWire:
     def __init__(self, config: TransferConfig, *, closed: Callable[[], bool]) -> None:
         self.config = config
         self._closed = closed
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.sessions = LoopSessions(self._new_session, closed=closed)
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed():
-            raise ClientClosedError("the client was closed while this transfer was under way")
-        loop = asyncio.get_running_loop()
-        if self._session is not None and self._loop is not loop:
-            # The session belongs to a loop that has ended (or another loop); it cannot be
-            # used or closed from here, so it is left to that loop and a new one made.
-            self._session = None
-        if self._session is None:
-            config = self.config
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=config.connection_limit),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
-                ),
-                read_bufsize=config.read_bufsize,
-                auto_decompress=False,
-                trust_env=False,
-                skip_auto_headers=("Content-Type",),
-            )
-            self._loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        config = self.config
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=config.connection_limit),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
+            ),
+            read_bufsize=config.read_bufsize,
+            auto_decompress=False,
+            trust_env=False,
+            skip_auto_headers=("Content-Type",),
+        )
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:  # pragma: no cover - aclose is always awaited
-                running = None
-            if running is self._loop:
-                await session.close()
+        await self.sessions.aclose()
 
     def mapped(self, exc: BaseException, what: str) -> MoveUgcError:
         """The error a wire failure stands for (no chain back to `exc`: it may hold the URL)."""
@@ -159,8 +141,9 @@ class StorageWire:
         reported as a connection error, so that failure is raised instead."""
         error: BaseException | None = None
         raw: aiohttp.ClientResponse | None = None
+        session = await self.sessions.get(what)
         try:
-            raw = await self._get_session().request(
+            raw = await session.request(
                 method,
                 url,
                 data=body,

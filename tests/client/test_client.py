@@ -183,7 +183,7 @@ def test_good_options_are_kept() -> None:
 
 def test_construction_needs_no_event_loop_and_opens_nothing() -> None:
     ugc = AsyncMoveUgc(KEY)
-    assert ugc._ctx.transport._session is None
+    assert ugc._ctx.transport.sessions.current() is None
     assert not ugc.is_closed
 
 
@@ -191,13 +191,13 @@ async def test_session_is_created_on_first_use_and_closed_by_aclose(
     emu: Emulator, make_client: MakeClient
 ) -> None:
     ugc = make_client()
-    assert ugc._ctx.transport._session is None
+    assert ugc._ctx.transport.sessions.current() is None
     await ugc.client.retrieve()
-    session = ugc._ctx.transport._session
+    session = ugc._ctx.transport.sessions.current()
     assert session is not None
     assert not session.closed
     await ugc.client.retrieve()
-    assert ugc._ctx.transport._session is session, "one session for every request"
+    assert ugc._ctx.transport.sessions.current() is session, "one session for every request"
     await ugc.aclose()
     assert session.closed
     assert ugc.is_closed
@@ -215,7 +215,7 @@ async def test_aclose_of_an_unused_client(make_client: MakeClient) -> None:
     ugc = make_client()
     await ugc.aclose()
     assert ugc.is_closed
-    assert ugc._ctx.transport._session is None
+    assert ugc._ctx.transport.sessions.current() is None
 
 
 async def test_closed_client_refuses_work_without_sending(emu: Emulator, ugc: AsyncMoveUgc) -> None:
@@ -235,7 +235,7 @@ async def test_closed_client_refuses_work_without_sending(emu: Emulator, ugc: As
         async with ugc:
             pass
     assert emu.stats.graphql_requests == 0
-    assert ugc._ctx.transport._session is None, "a closed client is not reopened"
+    assert ugc._ctx.transport.sessions.current() is None, "a closed client is not reopened"
 
 
 async def test_leaving_the_block_closes_even_on_error(emu: Emulator) -> None:
@@ -249,7 +249,7 @@ async def test_leaving_the_block_closes_even_on_error(emu: Emulator) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await fail_inside()
     assert ugc.is_closed
-    assert ugc._ctx.transport._session is None
+    assert ugc._ctx.transport.sessions.current() is None
 
 
 async def test_resources_are_made_once(ugc: AsyncMoveUgc) -> None:
@@ -304,5 +304,5 @@ async def test_aclose_during_a_request_does_not_reopen(
     await ugc.aclose()
     with pytest.raises(ClientClosedError):
         await request
-    assert ugc._ctx.transport._session is None, "the retry opened a session nobody closes"
+    assert ugc._ctx.transport.sessions.current() is None, "the retry opened a session nobody closes"
     assert ugc.requests_sent == 1

@@ -1,0 +1,74 @@
+"""aiohttp sessions that belong to the event loop they were made in.
+
+A client may outlive a loop (made at module level, used in one `asyncio.run` after another):
+each loop gets a session of its own, and each session is closed inside its own loop — by
+`aclose()`, or when that loop shuts down (asyncio closes the loop's async generators then,
+and a small keeper generator closes the session on its way out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+
+import aiohttp
+
+from ._exceptions import ClientClosedError
+
+
+async def _keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
+
+
+class LoopSessions:
+    """One session per running event loop, made by `factory` on first use in that loop."""
+
+    def __init__(
+        self, factory: Callable[[], aiohttp.ClientSession], *, closed: Callable[[], bool]
+    ) -> None:
+        self._factory = factory
+        self._closed = closed
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._keepers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+
+    def current(self) -> aiohttp.ClientSession | None:
+        """The running loop's session, if one was made (for tests and diagnostics)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return self._sessions.get(loop)
+
+    async def get(self, what: str) -> aiohttp.ClientSession:
+        """The running loop's session, made now if needed; `ClientClosedError` once closed."""
+        if self._closed():
+            # A retry of a request under way when the client closed must not open a new
+            # session that nobody would close.
+            raise ClientClosedError(f"the client was closed while {what} was under way")
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            for old in [k for k in self._sessions if k.is_closed()]:
+                self._sessions.pop(old, None)
+                self._keepers.pop(old, None)
+            session = self._factory()
+            keeper = _keeper(session)
+            await keeper.__anext__()  # registered with this loop: closed when it shuts down
+            self._sessions[loop] = session
+            self._keepers[loop] = keeper
+        return session
+
+    async def aclose(self) -> None:
+        """Close the running loop's session (others were closed with their loops)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - aclose is always awaited
+            return
+        self._sessions.pop(loop, None)
+        keeper = self._keepers.pop(loop, None)
+        if keeper is not None:
+            await keeper.aclose()
