@@ -62,9 +62,7 @@ async def run_bulk(emu: Emulator, video: Path, dest: Path, crash_after: int | No
 def live_jobs(emu: Emulator) -> list[str]:
     """Jobs of the emulator that have not failed (running, queued or finished)."""
     now = emu.clock.monotonic()
-    return [
-        job.id for job in emu.state.jobs.values() if job.timeline.state(now) != "FAILED"
-    ]
+    return [job.id for job in emu.state.jobs.values() if job.timeline.state(now) != "FAILED"]
 
 
 async def test_no_kill_point_of_retry_failed_makes_a_second_live_job(tmp_path: Path) -> None:
