@@ -1,10 +1,13 @@
 """Sessions: tests, lint, typecheck, docs (the site, into build/site/; `-- serve` to preview), bench
-(quick mode with BENCH_QUICK=1 or `-- --quick`)."""
+(quick mode with BENCH_QUICK=1 or `-- --quick`), stress (timing-sensitive tests 20 times under
+load)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import nox
 
@@ -31,6 +34,32 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+STRESSED = [
+    "tests/reliability",
+    "tests/bulk",
+    "tests/transfers",
+    "tests/test_watch.py",
+    "tests/test_polling.py",
+]
+"""The tests that wait on transfers, jobs and faults: the first to show a dependence on timing."""
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """The timing-sensitive tests 20 times in a row (or `-- N`) while another process keeps one
+    core busy; any failure stops the session."""
+    session.install("-e", ".[test]")
+    runs = int(session.posargs[0]) if session.posargs else 20
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for run in range(1, runs + 1):
+            session.log(f"run {run} of {runs}, one core kept busy")
+            session.run("pytest", "-q", "-p", "no:cacheprovider", *STRESSED)
+    finally:
+        burner.kill()
+        burner.wait()
 
 
 def _nginx_found() -> bool:
