@@ -78,7 +78,8 @@ async def test_one_take_against_a_service_and_on_its_own(
     assert "embedded emulator" not in output
     (job_id,) = emulator.state.jobs
     assert f"job {job_id}" in output
-    for line in ("state_changed: new -> NOT_STARTED", "-> FINISHED", "outputs_ready:"):
+    # The first state seen depends on when the first poll lands, not on the script.
+    for line in ("state_changed: new -> ", "-> FINISHED", "outputs_ready:"):
         assert line in output
     for kind, content in served_outputs(emulator, job_id).items():
         (path,) = (tmp_path / "out").glob(f"{job_id}_{kind.lower()}.*")
