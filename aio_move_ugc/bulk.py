@@ -32,7 +32,7 @@ from . import _validation as check
 from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, MoveUgcError
 from ._retry import create_with_lookup
 from .transfers.outputs import download_outputs
-from .transfers.upload import check_upload_source
+from .transfers.upload import check_upload_source, md5_of_file
 from .types._models import File, Job, OutputType, SourceFormat, SourceIn, Take
 from .watch import JobWaiter, PollPolicy
 
@@ -100,14 +100,6 @@ class BulkResult:
     error: MoveUgcError | None = None
     skipped: bool = False
     """True when a previous run had already finished this input."""
-
-
-def _md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def content_identity(path: Path) -> str:
@@ -411,7 +403,7 @@ class _Runner:
             return None
         if found is None or found[0] != size or found[1] is None:
             return None
-        local_md5 = await anyio.to_thread.run_sync(_md5_of, path)
+        local_md5 = await anyio.to_thread.run_sync(md5_of_file, path)
         return file_id if found[1] == local_md5 else None
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -47,6 +46,7 @@ from .. import (
     SourceIn,
     ValidationError,
 )
+from ..transfers.upload import md5_of_file
 from ._poller import JobPoller
 from ._types import MARKER_KEY, CreateJobArgs, CreateTakeArgs, DownloadArgs, JobEnd, UploadArgs
 from ._workflow import PERMANENT
@@ -130,14 +130,6 @@ def _write_record(path: Path, file_id: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-
-
-def _md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _failure(exc: Exception) -> ApplicationError:
@@ -250,7 +242,7 @@ class MoveUgcActivities:
         found = await self._probe(record.presigned_url)
         if found is None or found[0] != args.size or found[1] is None:
             return False
-        local = await anyio.to_thread.run_sync(_md5_of, Path(args.path))
+        local = await anyio.to_thread.run_sync(md5_of_file, Path(args.path))
         return found[1] == local
 
     async def _probe(self, url: str) -> tuple[int, str | None] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +23,11 @@ from temporalio.service import RPCError
 from .. import InvalidInputError, JobFailedError, MoveUgcError, OutputType
 from .._retry import Retrier, RetryPolicy
 from ..bulk import BulkItem, BulkResult
+from ..transfers.upload import check_upload_source
 from ._identity import content_key, workflow_id
 from ._types import DEFAULT_TASK_QUEUE, Previous, TakeInput, TakeOutcome, Timing
 from ._workflow import INPUT_FAILED, TakeWorkflow
 
-VIDEO_TYPES = {".mp4": "mp4", ".mov": "mov", ".avi": "avi"}
-SINGLE_PUT_LIMIT = 5 * 1000**3
 SUBMIT_CONCURRENCY = 16
 """Inputs hashed and started at once (hashing reads every byte, in worker threads)."""
 RESULT_RETRIES = 60
@@ -299,22 +297,4 @@ def _prepare(
 
 def _check_file(item: BulkItem) -> tuple[Path, int, str]:
     """The absolute path, size and API file type of a video fit to upload (nothing sent)."""
-    path = Path(item.path).absolute()
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InvalidInputError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidInputError(f"{path} is not a regular file")
-    if not os.access(path, os.R_OK):
-        raise InvalidInputError(f"{path} is not readable")
-    if info.st_size == 0:
-        raise InvalidInputError(f"{path} is empty")
-    if info.st_size > SINGLE_PUT_LIMIT:
-        raise InvalidInputError(f"{path} is over 5 GB, the most one upload takes")
-    file_type = VIDEO_TYPES.get(path.suffix.lower())
-    if file_type is None:
-        raise InvalidInputError(f"{path}: the suffix must be one of {', '.join(VIDEO_TYPES)}")
-    return path, info.st_size, file_type
+    return check_upload_source(Path(item.path).absolute(), None)

@@ -71,6 +71,16 @@ def check_upload_source(
     return source, info.st_size, file_type
 
 
+def md5_of_file(path: Path) -> str:
+    """The hex MD5 of a file's bytes, read a MiB at a time (blocking: run it in a thread).
+    What storage's single-PUT ETag holds, so a program can tell whether its upload arrived."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class FileBody:
     """A request body that streams one file: each chunk is read and hashed in a worker thread
     while the previous one is on the wire.

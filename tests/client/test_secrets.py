@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from aio_move_ugc import (
 )
 from aio_move_ugc._schema.operations import operation
 from aio_move_ugc.emulator import Emulator, RouteFaults
+from tests.chains import texts as chain_texts
 from tests.conftest import FAST
 
 from ._paths import broken
@@ -32,26 +33,6 @@ from .conftest import SEED, inject_once, singlecam_take
 KEY = "sk-live-7Hq2VxN9pLw4Rt8Zk3Jd"
 WRONG_KEY = "sk-live-WRONG-0b1c2d3e4f5a6b"
 FAST_RETRY = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02, max_retry_after=0.02)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__]
-
-
-def _texts_of(exc: BaseException) -> Iterator[str]:
-    for link in _chain(exc):
-        yield str(link)
-        yield repr(link)
-        yield repr(link.args)
-        yield repr(vars(link))
 
 
 @pytest.fixture
@@ -118,7 +99,7 @@ async def test_the_key_shows_nowhere(
         errors.append(caught.value)
 
     assert len(errors) == 11
-    texts = [text for error in errors for text in _texts_of(error)]
+    texts = [text for error in errors for text in chain_texts(error)]
     texts += [repr(thing) for thing in shown] + [str(thing) for thing in shown]
     formatter = logging.Formatter()
     texts += [record.getMessage() for record in caplog.records]

@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from aio_move_ugc import (
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.testing import EmulatorThread
 from aio_move_ugc.transfers import part_paths
+from tests.chains import texts
 from tests.conftest import FAST
 
 MiB = 1 << 20
@@ -504,28 +505,6 @@ def test_value_classes_refuse_bad_values_with_configuration_error(make: Callable
 
 
 # ---------------------------------------------------------------- secrets in chains
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__]
-        if isinstance(current, BaseExceptionGroup):
-            todo += list(current.exceptions)
-
-
-def _all_text(exc: BaseException) -> str:
-    parts = []
-    for link in _chain(exc):
-        parts += [str(link), repr(link), repr(link.args), repr(vars(link))]
-        parts += [str(note) for note in getattr(link, "__notes__", [])]
-    return "\n".join(parts)
-
-
 @pytest.mark.parametrize(
     "fault",
     [
@@ -576,7 +555,7 @@ async def test_no_signature_or_token_is_reachable_from_a_storage_error(
             work = ugc.files.download(url, tmp_path / "copy.mp4")
         with pytest.raises(StorageError) as caught:
             await work
-    text = _all_text(caught.value)
+    text = "\n".join(texts(caught.value))
     for mark in SIGNATURE_MARKS:
         assert mark not in text
     assert "Signature" not in text
