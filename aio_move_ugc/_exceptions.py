@@ -52,6 +52,11 @@ class APIConnectionError(MoveUgcError):
 
     `request_sent` is False when the connection could not even be made, so the request never
     left (repeating it is safe, creates included).
+
+    Args:
+        message: what went wrong.
+        operation_name: the GraphQL operation that was being sent, when known.
+        request_sent: False when the request never left.
     """
 
     def __init__(
@@ -68,7 +73,13 @@ class APITimeoutError(APIConnectionError):
 
 
 class OutcomeUnknownError(APIConnectionError):
-    """A mutation that creates something may have been applied; look it up before retrying."""
+    """A mutation that creates something may have been applied; look it up before retrying.
+
+    Args:
+        message: what went wrong; the error's text is this followed by `lookup`.
+        operation_name: the create mutation that was being sent, when known.
+        lookup: what to look up to learn whether it was applied.
+    """
 
     def __init__(self, message: str, *, operation_name: str | None = None, lookup: str) -> None:
         super().__init__(f"{message}; {lookup}", operation_name=operation_name)
@@ -77,7 +88,16 @@ class OutcomeUnknownError(APIConnectionError):
 
 
 class APIError(MoveUgcError):
-    """The API answered with an error."""
+    """The API answered with an error.
+
+    Args:
+        message: what went wrong; the error's text adds the operation, status and request id.
+        status: the HTTP status of the answer.
+        errors: the GraphQL `errors` of the answer (each with `errorType`, `message`...).
+        data: the answer's `data`, whatever partial data came back.
+        request_id: the request id the API gave the answer, when it did.
+        operation_name: the GraphQL operation that was sent, when known.
+    """
 
     def __init__(
         self,
@@ -116,7 +136,11 @@ class AuthenticationError(APIError):
 
 
 class RateLimitError(APIError):
-    """The API throttled the request."""
+    """The API throttled the request.
+
+    `retry_after` is how many seconds the server asked to wait (its `Retry-After`), None when
+    it did not say; `message` and the other keywords are those of `APIError`.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -140,7 +164,13 @@ class BadRequestError(GraphQLResponseError):
 
 
 class StorageError(MoveUgcError):
-    """A transfer to or from storage failed."""
+    """A transfer to or from storage failed.
+
+    Args:
+        message: what went wrong (never a presigned URL's signature).
+        status: the storage's HTTP status, None when no answer came.
+        code: the storage's error code (e.g. `AccessDenied`, `SlowDown`), when it gave one.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         details = [f"status={status}"] if status else []
@@ -164,7 +194,13 @@ class IntegrityError(StorageError):
 
 
 class JobFailedError(MoveUgcError):
-    """A job ended in FAILED (or CANCELLED)."""
+    """A job ended in FAILED (or CANCELLED).
+
+    Args:
+        job_id: the job's id (a volume's, when `volumes.wait` raises it).
+        state: the state it ended in, `FAILED` or `CANCELLED`.
+        reason: why it failed, when the service said.
+    """
 
     def __init__(self, job_id: str, state: str, reason: str | None = None) -> None:
         text = f"job {job_id} ended {state}"
@@ -175,7 +211,12 @@ class JobFailedError(MoveUgcError):
 
 
 class WatchTimeoutError(MoveUgcError, TimeoutError):
-    """A job (or its outputs) was not ready before the deadline."""
+    """A job (or its outputs) was not ready before the deadline.
+
+    Args:
+        message: what was not ready, and after how long.
+        job_id: a job that was not ready (the first of several); None for volumes.
+    """
 
     def __init__(self, message: str, *, job_id: str | None = None) -> None:
         super().__init__(message)

@@ -87,7 +87,11 @@ def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Timeout:
-    """Time limits of one API request, in seconds (None: no limit)."""
+    """Time limits of one API request, in seconds (None: no limit).
+
+    `connect` bounds making the connection, `read` each wait for data from it, `total` the
+    whole request. Bad values raise `ConfigurationError`.
+    """
 
     connect: float | None = 10.0
     read: float | None = 30.0
@@ -100,6 +104,7 @@ class Timeout:
                 check.seconds(value, f"Timeout.{name}")
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
+        """The same limits as an `aiohttp.ClientTimeout` (`sock_connect`, `sock_read`, `total`)."""
         return aiohttp.ClientTimeout(
             total=self.total, sock_connect=self.connect, sock_read=self.read
         )

@@ -209,6 +209,11 @@ class Bulk:
         Jobs that failed in a previous run are re-run only with `retry_failed=True`.
         `on_stage(item, stage)` is called as each input passes one of `STAGES`.
 
+        `inputs` are video paths or `BulkItem`s; results land under `dest`. `outputs` are the
+        output types to ask for, for every input whose `BulkItem` does not name its own
+        (default: the API's defaults). Jobs are polled as by `jobs.wait`: `interval` seconds
+        apart at first (default 5), growing towards `max_interval` (default 60).
+
         The arguments are checked before anything is written or sent (`InvalidInputError`);
         after that, whatever goes wrong with one input becomes that input's failed result,
         and only cancellation ends the run.

@@ -17,6 +17,9 @@ class AsyncPager(Generic[T]):
 
     `page = await ugc.jobs.list(limit=20)` fetches one page (`page.items`, `page.next_token`);
     `async for job in ugc.jobs.list():` walks every page, one request per page, lazily.
+
+    Made by the `list()` calls; there is no need to build one by hand. `fetch(token)` reads
+    the page after `token` (None: the first page); `next_token` is where the pager starts.
     """
 
     def __init__(self, fetch: PageFetcher[T], next_token: str | None = None) -> None:

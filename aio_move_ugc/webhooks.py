@@ -159,7 +159,8 @@ def verify(
     large, a header is missing or malformed, the timestamp is more than `tolerance` seconds
     from `now` (default: the system clock), no `v1` signature matches, or the body is not a
     JSON object; `ConfigurationError` when `secret` is not `whsec_<base64>`. Messages never
-    hold the secret or signature values.
+    hold the secret or signature values. A body over `max_size` bytes (default 1 MiB) is
+    refused before anything else is looked at.
     """
     if isinstance(payload, str):
         body = _wire_bytes(payload, "the body")
@@ -333,6 +334,19 @@ class WebhookReceiver:
     Deliveries that fail verification get 400 (whatever failed: headers, signature, time or
     body) and never reach the consumer; a repeated `svix-id` among the last `dedupe_size` gets
     204 and is not delivered again.
+
+    Args:
+        secret: the endpoint's signing secret, `whsec_<base64>`; None until `register` adopts
+            the one the API returns (deliveries get 503 meanwhile).
+        path: the URL path deliveries are posted to; must start with `/`.
+        host: the address the receiver's own server listens on.
+        port: its port (0: any free port; see `url`).
+        tolerance: seconds a delivery's timestamp may be off from this machine's clock.
+        max_body_size: deliveries larger than this many bytes are answered 413.
+        queue_size: accepted events waiting for the consumer, at most.
+        dedupe_size: recent delivery ids remembered to drop repeats.
+
+    Bad values raise `ConfigurationError`.
     """
 
     def __init__(
@@ -381,6 +395,7 @@ class WebhookReceiver:
 
     @property
     def has_secret(self) -> bool:
+        """Whether the receiver has a secret to verify deliveries with."""
         return self._secret is not None
 
     @property
@@ -491,7 +506,9 @@ class WebhookReceiver:
 
         The receiver's secret, when it has one, is sent along; a secret the API returns on
         creation is adopted. Raises `ConfigurationError` when neither side has a secret (an
-        existing endpoint whose secret the API no longer shows).
+        existing endpoint whose secret the API no longer shows). `description` and `metadata`
+        (any JSON-serialisable value) are stored with the endpoint. `url` defaults to the
+        receiver's own `url`, which needs it serving (`RuntimeError` otherwise).
         """
         endpoint = await ugc.webhooks.upsert(
             list(events),

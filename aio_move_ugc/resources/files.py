@@ -31,7 +31,22 @@ class Files(Resource):
         metadata: Any = None,
         expand: Iterable[str] | None = None,
     ) -> File:
-        """Create a file record; its `presigned_url` is where to PUT the bytes (see `upload`)."""
+        """Create a file record; its `presigned_url` is where to PUT the bytes (see `upload`).
+
+        Args:
+            file_type: the file's type (extension): `mp4`, `mov`, `avi` or `move`, in any case,
+                with or without a leading dot.
+            name: a name for the record.
+            metadata: any JSON-serialisable value, kept with the record.
+            expand: related objects to include in the answer; a file accepts `["client"]`.
+
+        Returns:
+            The new record, its `presigned_url` a presigned PUT URL.
+
+        Raises:
+            InvalidInputError: an unsupported type, or a bad name, metadata or expand word
+                (nothing was sent).
+        """
         variables = {
             "type": check.file_type(file_type),
             "name": check.text(name, "name"),
@@ -40,7 +55,16 @@ class Files(Resource):
         return await self._run("CreateFile", File, variables, expand)
 
     async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> File:
-        """A file by id; its `presigned_url` is a download URL."""
+        """A file by id; its `presigned_url` is a download URL.
+
+        Args:
+            id: the file's id (`file-<uuid>`).
+            expand: related objects to include; a file accepts `["client"]`.
+
+        Raises:
+            InvalidInputError: a malformed id or an unknown expand word (nothing was sent).
+            NotFoundError: no such file.
+        """
         variables = {"fileId": check.identifier(id, "file")}
         return await self._run("GetFile", File, variables, expand)
 
@@ -52,6 +76,21 @@ class Files(Resource):
         name: str | None = None,
         expand: Iterable[str] | None = None,
     ) -> File:
+        """Change a file's metadata or name; what is None is left as it is.
+
+        Args:
+            id: the file's id (`file-<uuid>`).
+            metadata: the new metadata, any JSON-serialisable value.
+            name: the new name.
+            expand: related objects to include in the answer; a file accepts `["client"]`.
+
+        Returns:
+            The updated record.
+
+        Raises:
+            InvalidInputError: a malformed id, metadata, name or expand word (nothing was sent).
+            NotFoundError: no such file.
+        """
         variables = {
             "id": check.identifier(id, "file"),
             "metadata": check.metadata(metadata),
@@ -60,7 +99,18 @@ class Files(Resource):
         return await self._run("UpdateFile", File, variables, expand)
 
     async def generate_share_code(self, file_id: str) -> ShareCode:
-        """A code (and URL) that lets others download the file."""
+        """A code (and URL) that lets others download the file.
+
+        Args:
+            file_id: the file's id (`file-<uuid>`).
+
+        Returns:
+            The code, its URL, and when it was created and expires.
+
+        Raises:
+            InvalidInputError: a malformed id (nothing was sent).
+            NotFoundError: no such file.
+        """
         variables = {"fileId": check.identifier(file_id, "file")}
         return await self._run("GenerateShareCode", ShareCode, variables)
 
@@ -76,14 +126,17 @@ class Files(Resource):
     ) -> File:
         """Create a file record and stream `path` to its presigned URL.
 
-        The type comes from the suffix unless given. The bytes are sent with their exact
-        length and no Content-Type, and the storage's ETag is checked against the MD5 of
-        what was read. Transient failures re-send from the start; an expired URL is
-        replaced by a new file record. Returns the record whose URL received the bytes.
+        The `type` comes from the suffix of `path` unless given. The bytes are sent with
+        their exact length and no Content-Type, and the storage's ETag is checked against the
+        MD5 of what was read. Transient failures re-send from the start; an expired URL is
+        replaced by a new file record. The record gets the given `name` and `metadata` (any
+        JSON-serialisable value). `progress(done, total)` is called as bytes go out.
         `on_record(file)` is awaited with each record before bytes are sent to it: a program
         that journals it can tell, after a crash, which record may hold its video.
-        Raises `InvalidInputError` (nothing sent) for a missing, empty, unreadable or
-        oversized file, `StorageError` when the transfer fails for good.
+
+        Returns the record whose URL received the bytes. Raises `InvalidInputError` (nothing
+        sent) for a missing, empty, unreadable or oversized file, an unsupported type or a
+        bad name or metadata; `StorageError` when the transfer fails for good.
         """
         source, size, file_type = check_upload_source(path, type)
         check.text(name, "name")
@@ -128,7 +181,12 @@ class Files(Resource):
         Large objects come as concurrent ranged parts into `<dest>.part`, resumable after
         an interruption; the result is checked (size, MD5 when the ETag is one), fsynced and
         renamed into place. When `dest` is a directory — an existing one, or any path
-        ending in a separator — the name is `<file id>.<type>`. Returns where it landed.
+        ending in a separator — the name is `<file id>.<type>`. `progress(done, total)` is
+        called as bytes arrive. Returns where it landed.
+
+        Raises `InvalidInputError` for a malformed `file` or an unusable `dest` (a directory
+        given a bare URL), `NotFoundError` for an unknown file id, `StorageError` when the
+        transfer fails for good (`IntegrityError` when the bytes do not check out).
         """
         as_directory = isinstance(dest, str) and dest.endswith(("/", os.sep))
         target = check.path(dest, "dest")

@@ -12,6 +12,8 @@ from ._base import Resource
 
 
 class Takes(Resource):
+    """`ugc.takes`: takes, the videos (one camera or several) that jobs animate."""
+
     async def create_singlecam(
         self,
         sources: Sequence[SourceIn | dict[str, Any]],
@@ -20,7 +22,23 @@ class Takes(Resource):
         metadata: Any = None,
         expand: Iterable[str] | None = None,
     ) -> Take:
-        """A take from one video source (plus an optional MOVE source of the same device)."""
+        """A take from one video source (plus an optional MOVE source of the same device).
+
+        Args:
+            sources: exactly one video source (MP4, MOV or AVI), plus at most one MOVE source
+                with the video's `device_label`; `SourceIn` models or dicts of their fields.
+            name: a name for the take.
+            metadata: any JSON-serialisable value, kept with the take.
+            expand: related objects to include in the answer: `client`, `sources`, `volume`.
+
+        Returns:
+            The new take.
+
+        Raises:
+            InvalidInputError: sources of the wrong number or kind, a malformed file id, or
+                a bad name, metadata or expand word (nothing was sent).
+            BadRequestError: the API refused the take (e.g. a source file not uploaded).
+        """
         variables = {
             "sources": check.sources(sources, multicam=False),
             "name": check.text(name, "name"),
@@ -38,7 +56,28 @@ class Takes(Resource):
         metadata: Any = None,
         expand: Iterable[str] | None = None,
     ) -> Take:
-        """A take from several synced cameras, calibrated by a FINISHED volume."""
+        """A take from several synced cameras, calibrated by a FINISHED volume.
+
+        Args:
+            sources: two or more video sources, each with `camera_settings` (a lens);
+                `SourceIn` models or dicts of their fields.
+            volume_id: the FINISHED volume (`volume-<uuid>`) that calibrates these cameras.
+            name: a name for the take.
+            sync_method: how the videos are synced (a clap window or timecodes), a
+                `SyncMethodIn` or a dict of its fields.
+            metadata: any JSON-serialisable value, kept with the take.
+            expand: related objects to include in the answer: `client`, `sources`, `volume`.
+
+        Returns:
+            The new take.
+
+        Raises:
+            InvalidInputError: fewer than two video sources, a source without a lens, a
+                malformed id, or a bad name, sync method, metadata or expand word (nothing
+                was sent).
+            NotFoundError: no such volume.
+            BadRequestError: the API refused the take (e.g. the volume is not FINISHED).
+        """
         variables = {
             "sources": check.sources(sources, multicam=True),
             "volumeId": check.identifier(volume_id, "volume"),
@@ -49,6 +88,17 @@ class Takes(Resource):
         return await self._run("CreateMultiCamTake", Take, variables, expand)
 
     async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Take:
+        """A take by id.
+
+        Args:
+            id: the take's id (`take-<uuid>`).
+            expand: related objects to include: `client`, `sources` (with the video file),
+                `volume`.
+
+        Raises:
+            InvalidInputError: a malformed id or an unknown expand word (nothing was sent).
+            NotFoundError: no such take.
+        """
         variables = {"takeId": check.identifier(id, "take")}
         return await self._run("GetTake", Take, variables, expand)
 
@@ -60,6 +110,21 @@ class Takes(Resource):
         metadata: Any = None,
         expand: Iterable[str] | None = None,
     ) -> Take:
+        """Change a take's name or metadata; what is None is left as it is.
+
+        Args:
+            id: the take's id (`take-<uuid>`).
+            name: the new name.
+            metadata: the new metadata, any JSON-serialisable value.
+            expand: related objects to include in the answer: `client`, `sources`, `volume`.
+
+        Returns:
+            The updated take.
+
+        Raises:
+            InvalidInputError: a malformed id, name, metadata or expand word (nothing was sent).
+            NotFoundError: no such take.
+        """
         variables = {
             "id": check.identifier(id, "take"),
             "name": check.text(name, "name"),
@@ -75,7 +140,20 @@ class Takes(Resource):
         sort_by: SortDirection | str = SortDirection.DESC,
         expand: Iterable[str] | None = None,
     ) -> AsyncPager[Take]:
-        """Takes, newest first by default: `await` for one page or `async for` over all."""
+        """Takes, newest first by default: `await` for one page or `async for` over all.
+
+        Nothing is sent until the pager is awaited or iterated.
+
+        Args:
+            limit: items per page, 1 to 100 (default: the API's page size).
+            next_token: the `next_token` of a page already read, to continue after it.
+            sort_by: order by creation time, `DESC` (newest first) or `ASC`, in any case.
+            expand: related objects to include in each take: `client`, `sources`, `volume`.
+
+        Raises:
+            InvalidInputError: a bad limit, sort direction or expand word (raised here, at
+                the call).
+        """
         return self._pager(
             "ListTakes", Take, limit=limit, next_token=next_token, sort_by=sort_by, expand=expand
         )

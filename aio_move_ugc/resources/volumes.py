@@ -22,6 +22,8 @@ from ._base import Resource
 
 
 class Volumes(Resource):
+    """`ugc.volumes`: human volumes, the calibration of cameras that multicam takes need."""
+
     async def create_human_volume(
         self,
         sources: Sequence[SourceIn | dict[str, Any]],
@@ -34,7 +36,31 @@ class Volumes(Resource):
         clip_window: ClipWindow | dict[str, Any] | None = None,
         expand: Iterable[str] | None = None,
     ) -> HumanVolume:
-        """A volume from two or more cameras (each with a lens) filming a person of known height."""
+        """A volume from two or more cameras (each with a lens) filming a person of known height.
+
+        Args:
+            sources: two or more video sources, each with `camera_settings` (a lens);
+                `SourceIn` models or dicts of their fields.
+            human_height: the filmed person's height, a positive number (e.g. 1.78).
+            area_type: the size of the capture area, `NORMAL` or `LARGE` (any case).
+            sync_method: how the videos are synced (a clap window or timecodes), a
+                `SyncMethodIn` or a dict of its fields.
+            metadata: any JSON-serialisable value, kept with the volume.
+            name: a name for the volume.
+            clip_window: the part of the videos to use, a `ClipWindow` (seconds,
+                `0 <= start_time < end_time`) or a dict of its fields.
+            expand: related objects to include in the answer: `client`, `sources`,
+                `outputs`, `clipWindow`.
+
+        Returns:
+            The new volume; `wait` follows it until FINISHED.
+
+        Raises:
+            InvalidInputError: fewer than two video sources, a source without a lens, a
+                malformed file id, a bad height, area type, sync method, clip window, name,
+                metadata or expand word (nothing was sent).
+            BadRequestError: the API refused the volume (e.g. a source file not uploaded).
+        """
         variables = {
             "sources": check.sources(sources, multicam=True),
             "humanHeight": check.positive_number(human_height, "human_height"),
@@ -52,6 +78,16 @@ class Volumes(Resource):
         *,
         expand: Iterable[str] | None = None,
     ) -> HumanVolume:
+        """A volume by id.
+
+        Args:
+            id: the volume's id (`volume-<uuid>`).
+            expand: related objects to include: `client`, `sources`, `outputs`, `clipWindow`.
+
+        Raises:
+            InvalidInputError: a malformed id or an unknown expand word (nothing was sent).
+            NotFoundError: no such volume.
+        """
         variables = {"id": check.identifier(id, "volume")}
         return await self._run("GetVolume", HumanVolume, variables, expand)
 
@@ -63,6 +99,21 @@ class Volumes(Resource):
         sort_by: SortDirection | str = SortDirection.DESC,
         expand: Iterable[str] | None = None,
     ) -> AsyncPager[HumanVolume]:
+        """Volumes, newest first by default: `await` for one page or `async for` over all.
+
+        Nothing is sent until the pager is awaited or iterated.
+
+        Args:
+            limit: items per page, 1 to 100 (default: the API's page size).
+            next_token: the `next_token` of a page already read, to continue after it.
+            sort_by: order by creation time, `DESC` (newest first) or `ASC`, in any case.
+            expand: related objects to include in each volume: `client`, `sources`,
+                `outputs`, `clipWindow`.
+
+        Raises:
+            InvalidInputError: a bad limit, sort direction or expand word (raised here, at
+                the call).
+        """
         return self._pager(
             "ListVolumes",
             HumanVolume,
@@ -80,11 +131,12 @@ class Volumes(Resource):
         max_interval: float | None = None,
         timeout: float | None = None,
     ) -> HumanVolume:
-        """The volume once FINISHED.
+        """The volume `volume_id` once FINISHED.
 
-        Polls as `jobs.wait` does (`interval` seconds at first, growing towards
-        `max_interval`). Raises `JobFailedError` if it fails, `WatchTimeoutError` after
-        `timeout` seconds, `NotFoundError` when there is no such volume.
+        Polls as `jobs.wait` does (`interval` seconds at first, default 5, growing towards
+        `max_interval`, default 60). Raises `JobFailedError` if it fails (or is cancelled),
+        `WatchTimeoutError` after `timeout` seconds, `NotFoundError` when there is no such
+        volume, `InvalidInputError` for a malformed id or bad intervals.
         """
         ids = [check.identifier(volume_id, "volume")]
         policy = PollPolicy.of(interval, max_interval)
