@@ -48,7 +48,8 @@ def print_table(table: Table) -> None:
     """A table on stdout, never cutting what it holds: when it does not fit the terminal, it
     is drawn as wide as it needs and the terminal wraps its lines."""
     console = Console(highlight=False)
-    needed = console.measure(table).minimum
+    # Measured on a console wide enough not to clamp it: the width that cuts nothing.
+    needed = Console(width=1 << 16).measure(table).maximum
     if needed > console.width:
         console = Console(highlight=False, width=needed)
     console.print(table)
@@ -335,7 +336,7 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
         table.add_column("video", no_wrap=True)
         table.add_column("job", no_wrap=True)
         table.add_column("outputs", justify="right", no_wrap=True)
-        table.add_column("status", overflow="fold", min_width=20)
+        table.add_column("status", no_wrap=True)
         for row in rows:
             status = "skipped (done before)" if row["skipped"] else ("ok" if row["ok"] else "")
             table.add_row(
