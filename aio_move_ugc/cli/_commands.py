@@ -230,13 +230,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
     with StepBar(err, len(RUN_STEPS), f"upload {video.name}", enabled=not args.json) as bar:
 
         def on_stage(_: object, stage: str) -> None:
-            detail = RUN_STEP_WORDS.get(stage, stage)
             if stage == "uploaded":
                 elapsed = max(time.monotonic() - started, 1e-6)
-                detail = (
-                    f"uploaded {human_bytes(size)} at {human_bytes(size / elapsed)}/s; {detail}"
+                bar.note(
+                    f"uploaded {video.name}: {human_bytes(size)} at {human_bytes(size / elapsed)}/s"
                 )
-            bar.step(detail)
+            bar.step(RUN_STEP_WORDS.get(stage, stage))
 
         async with _client(args) as ugc:
             async for result in ugc.bulk.run(

@@ -155,6 +155,11 @@ class StepBar:
             self._progress.stop()
             self._progress = None
 
+    def note(self, text: str) -> None:
+        """A line printed above the bar, kept when the bar moves on."""
+        if self._progress is not None:
+            self._progress.console.print(escape(text), highlight=False)
+
     def step(self, description: str) -> None:
         """One step done; `description` says what comes next."""
         if self._progress is not None and self._task is not None:
