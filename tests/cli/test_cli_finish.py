@@ -258,11 +258,8 @@ def test_every_flag_has_help_with_its_default() -> None:
     assert "seconds" in run_help
 
 
-def test_demo_says_its_outputs_are_placeholders_and_is_ignored_by_git() -> None:
-    from aio_move_ugc.cli import _commands
-
-    source = Path(_commands.__file__).read_text(encoding="utf-8")
-    assert "outputs are placeholders" in source
+def test_the_demo_output_is_ignored_by_git() -> None:
+    # That the demo calls its outputs placeholders is checked where it runs (test_demo.py).
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "move-ugc-demo/" in ignored
 
