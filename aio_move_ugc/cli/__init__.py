@@ -152,7 +152,9 @@ def in_cli_words(message: str) -> str:
     """A library message in the command line's words: flags instead of argument names."""
     for name, flag in FLAG_WORDS.items():
         message = re.sub(rf"\b{name}=\.\.\.", flag, message)
-        message = re.sub(rf"(?<![-\w]){name}\b", flag, message)
+        # An argument's name, not the same word in a sentence ("the job's outputs").
+        named = rf"(?<![-\w]){name}\b" if "_" in name else rf"(?:^{name}\b|\b{name}(?= must\b))"
+        message = re.sub(named, flag, message)
     return message
 
 

@@ -172,6 +172,8 @@ def test_errors_speak_of_flags() -> None:
     )
     assert in_cli_words("max_retries must be at least 0") == "--max-retries must be at least 0"
     assert in_cli_words("dest x cannot be a directory") == "--output x cannot be a directory"
+    assert in_cli_words("limit must be an integer") == "--limit must be an integer"
+    assert in_cli_words("none of the outputs is ready") == "none of the outputs is ready"
     # Environment variables and flags already in the command line's words are left alone.
     assert in_cli_words("--rate-limit and MOVE_UGC_API_KEY") == "--rate-limit and MOVE_UGC_API_KEY"
 
