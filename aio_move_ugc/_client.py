@@ -17,6 +17,7 @@ from ._exceptions import ConfigurationError
 from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
 from ._transport import Timeout
+from .observability import RequestHook, log_from_env
 from .resources.files import Files
 from .resources.jobs import Jobs
 from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
@@ -87,6 +88,13 @@ class AsyncMoveUgc:
         transfer_config: settings of uploads and downloads.
         clock: what polling waits on (default: the event loop's clock); tests pass one that
             moves simulated time.
+        on_request: called with a `RequestEvent` after every GraphQL request (operation,
+            HTTP status, duration, request id, try number, error class); for metrics and
+            tracing (`aio_move_ugc.otel.span_hook()` makes OpenTelemetry spans of them).
+            An exception it raises is logged and otherwise ignored.
+
+    `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request to
+    stderr (one handler on the `aio_move_ugc` logger, installed once).
 
     Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
     aiohttp session for the API and one for storage (so the API key never reaches the
@@ -108,7 +116,14 @@ class AsyncMoveUgc:
         connection_limit: int = 100,
         transfer_config: TransferConfig | None = None,
         clock: Clock | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
+        try:
+            log_from_env()
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if on_request is not None and not callable(on_request):
+            raise ConfigurationError("on_request must be a callable taking a RequestEvent")
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
             endpoint_url
@@ -131,6 +146,7 @@ class AsyncMoveUgc:
             connection_limit=check.count(connection_limit, "connection_limit", minimum=1),
             transfer_config=self.transfer_config,
             clock=clock or LoopClock(),
+            on_request=on_request,
         )
 
     def __repr__(self) -> str:

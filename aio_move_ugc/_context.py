@@ -19,6 +19,7 @@ from ._ratelimit import RateBudget
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
 from ._transport import GraphQLTransport, Timeout
+from .observability import RequestHook
 from .transfers.config import TransferConfig
 from .transfers.storage import StorageWire
 
@@ -37,6 +38,7 @@ class ClientContext:
         connection_limit: int,
         transfer_config: TransferConfig,
         clock: Clock,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.clock = clock
         self.retry = retry
@@ -50,6 +52,7 @@ class ClientContext:
             budget=rate_budget,
             connection_limit=connection_limit,
             closed=self.is_closed,
+            on_request=on_request,
         )
         self.storage = StorageWire(transfer_config, closed=self.is_closed)
         self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)

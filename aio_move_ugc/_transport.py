@@ -39,6 +39,7 @@ from ._redact import scrub
 from ._retry import Retrier, is_ambiguous_api, is_transient_api
 from ._schema.operations import Operation
 from ._sessions import LoopSessions
+from .observability import RequestEvent, RequestHook
 
 log = logging.getLogger("aio_move_ugc.transport")
 
@@ -187,6 +188,7 @@ class GraphQLTransport:
         budget: RateBudget | None,
         connection_limit: int = 100,
         closed: Callable[[], bool] = lambda: False,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self._api_key = api_key
@@ -198,6 +200,7 @@ class GraphQLTransport:
         self._client_closed = closed
         self.sessions = LoopSessions(self._new_session, closed=self.is_closed)
         self.requests_sent = 0
+        self.on_request = on_request
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
@@ -229,9 +232,13 @@ class GraphQLTransport:
             separators=(",", ":"),
         ).encode()
 
+        tries = 0
+
         async def attempt() -> Any:
+            nonlocal tries
+            tries += 1
             try:
-                return await self._send_once(operation, body)
+                return await self._send_once(operation, body, tries)
             except (APIConnectionError, APIStatusError) as exc:
                 if operation.creates and exc_may_be_applied(exc):
                     raise OutcomeUnknownError(
@@ -271,17 +278,65 @@ class GraphQLTransport:
             f"the connection broke during {name}: {type(exc).__name__}", operation_name=name
         )
 
-    async def _send_once(self, operation: Operation, body: bytes) -> Any:
+    async def _send_once(self, operation: Operation, body: bytes, attempt: int) -> Any:
         if self.budget is not None:
             await self.budget.acquire()
         session = await self.sessions.get(operation.name)
+        started_ns = time.time_ns()
+        started = time.monotonic()
+        status: int | None = None
+        request_id: str | None = None
+        failure: str | None = None
+        try:
+            data, status, request_id = await self._exchange(session, operation, body)
+            return data
+        except BaseException as exc:
+            failure = type(exc).__name__
+            if isinstance(exc, APIError):
+                status, request_id = exc.status, exc.request_id
+            raise
+        finally:
+            self._report(
+                RequestEvent(
+                    operation=operation.name,
+                    status=status,
+                    duration=time.monotonic() - started,
+                    request_id=request_id,
+                    attempt=attempt,
+                    error=failure,
+                    started_ns=started_ns,
+                )
+            )
+
+    def _report(self, event: RequestEvent) -> None:
+        """Log one request and hand it to the hook; neither may break the request."""
+        log.info(
+            "%s try %d -> %s in %.0f ms (request id %s)%s",
+            event.operation,
+            event.attempt,
+            event.status if event.status is not None else "no answer",
+            event.duration * 1000,
+            event.request_id or "none",
+            f" {event.error}" if event.error else "",
+        )
+        if self.on_request is None:
+            return
+        try:
+            self.on_request(event)
+        except Exception as exc:  # a faulty hook costs its own output, not the request
+            log.warning("on_request hook failed: %s", type(exc).__name__)
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, operation: Operation, body: bytes
+    ) -> tuple[Any, int, str | None]:
+        """POST once: (data, status, request id), or the error the answer stands for."""
         headers = {
             "Authorization": self._api_key.get_secret_value(),
             "Content-Type": "application/json",
         }
-        started = time.monotonic()
         name = operation.name
         error: MoveUgcError | None = None
+        log.debug("sending %s (%d bytes)", name, len(body))
         try:
             self.requests_sent += 1
             async with session.post(self.endpoint_url, data=body, headers=headers) as response:
@@ -296,13 +351,6 @@ class GraphQLTransport:
             error = self._connection_error(exc, name)
         if error is not None:
             raise error
-        log.debug(
-            "graphql %s -> %s in %.3fs (request_id=%s)",
-            name,
-            status,
-            time.monotonic() - started,
-            request_id,
-        )
         text = ""
         try:
             payload = json.loads(raw) if raw else None
@@ -327,7 +375,7 @@ class GraphQLTransport:
         if error is not None:
             raise error
         assert isinstance(payload, dict)
-        return payload.get("data")
+        return payload.get("data"), status, request_id
 
 
 def exc_may_be_applied(exc: APIConnectionError | APIStatusError) -> bool:

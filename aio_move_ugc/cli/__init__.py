@@ -1,62 +1,161 @@
-"""The `aio-move-ugc` command: demo, run, bulk, watch, download, jobs list, emulator.
+"""The `aio-move-ugc` command: demo, run, bulk, watch, download, jobs list, emulator, worker.
 
-Every failure prints one line to stderr and exits non-zero; never a traceback.
+Every failure prints one line to stderr: usage errors (a bad flag or value) exit 2, other
+failures 1, an interrupted command 130 after saying how to continue; never a traceback (but
+with -v for a defect). The global flags are accepted before and after the subcommand.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
-from .._exceptions import MoveUgcError
-from ._commands import COMMANDS, add_arguments
+from .._exceptions import APIStatusError, ConfigurationError, InvalidInputError, MoveUgcError
+from ._commands import COMMANDS, add_arguments, resume_hint, whole_in
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+MAX_RETRIES_LIMIT = 20
+
+FLAG_WORDS = {
+    "api_key": "--api-key",
+    "endpoint_url": "--endpoint-url",
+    "max_retries": "--max-retries",
+    "rate_limit": "--rate-limit",
+    "concurrency": "--concurrency",
+    "interval": "--interval",
+    "timeout": "--timeout",
+    "limit": "--limit",
+    "next_token": "--next-token",
+    "dest": "--output",
+    "outputs": "--outputs",
+    "device_label": "--device-label",
+}
+"""The library's argument names, and the flags the command line calls them by."""
+ENDPOINT_404_HINT = (
+    "; the endpoint answered 404: --endpoint-url must be the GraphQL endpoint itself, "
+    "usually ending in /graphql"
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with each option's default said where its help does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.subcommand_actions: list[argparse.Action] = []
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        action = super().add_subparsers(**kwargs)
+        self.subcommand_actions.append(action)
+        return action
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
+def _max_retries(text: str) -> int:
+    return whole_in(text, 0, MAX_RETRIES_LIMIT)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="aio-move-ugc",
-        description="Turn videos into motion capture with the Move UGC API "
-        "(or its local emulator).",
+def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The flags every command accepts. On subcommands (`suppress`) they have no default of
+    their own, so a flag given before the subcommand is not undone by its absence after."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--api-key", default=default(None), help="API key (default: $MOVE_UGC_API_KEY)"
     )
-    parser.add_argument("--api-key", help="API key (default: $MOVE_UGC_API_KEY)")
     parser.add_argument(
         "--endpoint-url",
-        help="GraphQL endpoint (default: $MOVE_UGC_ENDPOINT_URL or the hosted API)",
+        default=default(None),
+        metavar="URL",
+        help="GraphQL endpoint, ending in /graphql "
+        "(default: $MOVE_UGC_ENDPOINT_URL, else the hosted API)",
     )
     parser.add_argument(
         "--max-retries",
-        type=_non_negative_int,
-        default=3,
-        help="retries of a failed request (connection errors, 429, 5xx; default 3)",
+        type=_max_retries,
+        default=default(3),
+        metavar="N",
+        help=f"retries of a failed request: connection errors, 429, 5xx (0-{MAX_RETRIES_LIMIT}; "
+        "default: 3 for API requests, 5 for transfers)",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output on stdout, whole (no tables, no progress)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default(0),
+        help="log every API request to stderr (operation, status, duration, request id, "
+        "retries); -vv adds debug detail",
+    )
+
+
+def _add_globals_to_subcommands(parser: argparse.ArgumentParser) -> None:
+    for action in getattr(parser, "subcommand_actions", []):
+        for sub in {id(p): p for p in (action.choices or {}).values()}.values():
+            _add_global_flags(sub, suppress=True)
+            _add_globals_to_subcommands(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(
+        prog="aio-move-ugc",
+        description="Turn videos into motion capture with the Move UGC API "
+        "(or its local emulator). Global flags may come before or after the command.",
+        epilog="Try it without an account: aio-move-ugc demo",
+    )
+    parser.add_argument("--version", action="version", version=f"aio-move-ugc {__version__}")
+    _add_global_flags(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     add_arguments(commands)
+    _add_globals_to_subcommands(parser)
     return parser
+
+
+def in_cli_words(message: str) -> str:
+    """A library message in the command line's words: flags instead of argument names."""
+    for name, flag in FLAG_WORDS.items():
+        message = re.sub(rf"\b{name}=\.\.\.", flag, message)
+        # An argument's name, not the same word in a sentence ("the job's outputs").
+        named = rf"(?<![-\w]){name}\b" if "_" in name else rf"(?:^{name}\b|\b{name}(?= must\b))"
+        message = re.sub(named, flag, message)
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,13 +164,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         import logging
 
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        from ..observability import install_stderr_logging
+
+        install_stderr_logging(logging.DEBUG if args.verbose > 1 else logging.INFO)
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(args))
     except KeyboardInterrupt:
-        _fail("interrupted; what finished is kept (rerun to resume)")
+        _fail(f"interrupted; {resume_hint(args)}")
         return EXIT_INTERRUPTED
+    except (ConfigurationError, InvalidInputError) as exc:
+        _fail(f"error: {in_cli_words(str(exc))}")
+        return EXIT_FAILED
+    except APIStatusError as exc:
+        _fail(f"error: {exc}{ENDPOINT_404_HINT if exc.status == 404 else ''}")
+        return EXIT_FAILED
     except MoveUgcError as exc:
         _fail(f"error: {exc}")
         return EXIT_FAILED

@@ -7,8 +7,10 @@ import asyncio
 import json
 import math
 import os
+import shlex
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +21,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
-from .._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError, JobFailedError
 from ..distributed._cli import add_bulk_temporal_arguments, add_worker_parser
 from ..transfers import check_upload_source
 from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
-from ._progress import StageBars, TransferBars, human_bytes
+from ._progress import JobBars, StageBars, StepBar, TransferBars, human_bytes
 
 if TYPE_CHECKING:
     from ..emulator import EmulatorConfig
@@ -40,6 +42,17 @@ def _out(args: argparse.Namespace, payload: Any, text: str | None = None) -> Non
         print(json.dumps(payload, default=str))
     elif text is not None:
         print(text)
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout, never cutting what it holds: when it does not fit the terminal, it
+    is drawn as wide as it needs and the terminal wraps its lines."""
+    console = Console(highlight=False)
+    # Measured on a console wide enough not to clamp it: the width that cuts nothing.
+    needed = Console(width=1 << 16).measure(table).maximum
+    if needed > console.width:
+        console = Console(highlight=False, width=needed)
+    console.print(table)
 
 
 def _client(args: argparse.Namespace, **kwargs: Any) -> AsyncMoveUgc:
@@ -119,13 +132,13 @@ def _print_outputs(args: argparse.Namespace, result: dict[str, Any]) -> None:
     if args.json:
         _out(args, result)
         return
-    table = Table(title=f"outputs of {result['job_id']}")
-    table.add_column("output")
-    table.add_column("file")
-    table.add_column("size", justify="right")
+    table = Table(title=f"outputs of {result['job_id']}", title_justify="left")
+    table.add_column("output", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
     for kind, path in result["outputs"].items():
         table.add_row(kind, escape(path), human_bytes(os.path.getsize(path)))
-    Console().print(table)
+    print_table(table)
 
 
 # -------------------------------------------------------------------------- commands
@@ -174,33 +187,98 @@ async def cmd_demo(args: argparse.Namespace) -> int:
             f"done: {len(result['outputs'])} outputs in {escape(str(out_dir))} "
             f"({result['requests']} API requests)"
         )
+        err.print(
+            "note: the emulator's outputs are placeholders (deterministic filler bytes, not "
+            "animation); the hosted API returns real ones"
+        )
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """What to type to continue an interrupted command."""
+    if args.command == "run":
+        again = shlex.join(["aio-move-ugc", "run", args.video, "-o", args.output])
+        return f"run `{again}` again to continue the same take and job"
+    if args.command == "bulk" and not getattr(args, "temporal", None):
+        again = shlex.join(["aio-move-ugc", "bulk", args.inputs, "-o", args.output, "--resume"])
+        return f"run `{again}` to continue; finished inputs are not repeated"
+    return "what finished is kept"
+
+
+RUN_STEPS = ("uploaded", "job_created", "outputs_ready", "downloaded")
+RUN_STEP_WORDS = {
+    "uploaded": "take and job",
+    "job_created": "processing",
+    "outputs_ready": "downloading outputs",
+    "downloaded": "done",
+}
+"""What `run` does after each step, as its progress bar says."""
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    video, _, _ = check_upload_source(args.video, None)
-    async with _client(args) as ugc:
-        result = await _one_take(
-            ugc, args, video, Path(args.output), _outputs(args.outputs), interval=args.interval
-        )
-    _print_outputs(args, result)
+    """One video through bulk's journaled run: a rerun after an interruption continues the
+    same upload, take and job instead of making new ones."""
+    from ..bulk import JOURNAL_NAME, BulkItem
+
+    video, size, _ = check_upload_source(args.video, None)
+    from .._validation import directory
+
+    out_dir = directory(args.output, "-o/--output")  # before anything is uploaded
+    outputs = _outputs(args.outputs)
+    item = BulkItem(video, device_label=args.device_label, outputs=tuple(outputs or ()) or None)
+    started = time.monotonic()
+    with StepBar(err, len(RUN_STEPS), f"upload {video.name}", enabled=not args.json) as bar:
+
+        def on_stage(_: object, stage: str) -> None:
+            if stage == "uploaded":
+                elapsed = max(time.monotonic() - started, 1e-6)
+                bar.note(
+                    f"uploaded {video.name}: {human_bytes(size)} at {human_bytes(size / elapsed)}/s"
+                )
+            bar.step(RUN_STEP_WORDS.get(stage, stage))
+
+        async with _client(args) as ugc:
+            async for result in ugc.bulk.run(
+                [item],
+                dest=out_dir,
+                journal=out_dir / JOURNAL_NAME,
+                interval=args.interval,
+                on_stage=on_stage,
+            ):
+                if result.error is not None:
+                    raise result.error
+                summary = {
+                    "video": str(video),
+                    "file_id": result.file_id,
+                    "take_id": result.take_id,
+                    "job_id": result.job_id,
+                    "outputs": {k.value: str(p) for k, p in result.outputs.items()},
+                    "resumed": result.skipped,
+                }
+    if not args.json:
+        err.print(f"take {summary['take_id']}, job {summary['job_id']}")
+    _print_outputs(args, summary)
     return 0
 
 
-def _bulk_inputs(pattern: str) -> list[Path]:
-    """A directory's videos, or the files a glob matches, in a stable order."""
+def _bulk_inputs(pattern: str) -> tuple[list[Path], list[Path]]:
+    """A directory's videos, or the videos a glob matches, in a stable order; and the other
+    files it matched (skipped)."""
     from ..transfers.upload import VIDEO_TYPES
 
     base = Path(pattern)
     if base.is_dir():
-        found = [p for p in base.iterdir() if p.suffix.lower() in VIDEO_TYPES and p.is_file()]
+        matched = [p for p in base.iterdir() if p.is_file()]
     else:
         anchor = Path(base.anchor) if base.is_absolute() else Path()
         relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-        found = [p for p in anchor.glob(relative) if p.is_file()]
+        matched = [p for p in anchor.glob(relative) if p.is_file()]
+    found = [p for p in matched if p.suffix.lower() in VIDEO_TYPES]
+    others = [p for p in matched if p.suffix.lower() not in VIDEO_TYPES]
     if not found:
-        raise InvalidInputError(f"no videos found at {pattern}")
-    return sorted(found)
+        kinds = ", ".join(VIDEO_TYPES)
+        raise InvalidInputError(f"no videos ({kinds}) found at {pattern}")
+    return sorted(found), sorted(others)
 
 
 async def cmd_bulk(args: argparse.Namespace) -> int:
@@ -210,7 +288,10 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
         return await cmd_bulk_temporal(args)
     from ..bulk import JOURNAL_NAME, STAGES
 
-    videos = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
+    videos, others = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
+    if others and not args.json:
+        names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+        err.print(f"note: skipped {len(others)} files that are not videos ({escape(names)})")
     out_dir = Path(args.output)
     journal = Path(args.journal) if args.journal else out_dir / JOURNAL_NAME
     if await anyio.Path(journal).exists() and not args.resume:
@@ -227,6 +308,7 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 journal=journal,
                 interval=args.interval,
+                retry_failed=args.retry_failed,
                 on_stage=lambda item, stage: bars.advance(stage),
             ):
                 results.append(result)
@@ -245,22 +327,32 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
     ]
     failed = sum(1 for r in results if not r.ok)
     if args.json:
-        _out(args, {"results": rows, "failed": failed})
+        _out(args, {"results": rows, "failed": failed, "skipped_files": [str(p) for p in others]})
     else:
-        table = Table(title=f"bulk: {len(results) - failed}/{len(results)} done")
-        for column in ("video", "job", "outputs", "status"):
-            table.add_column(column)
+        table = Table(
+            title=f"bulk: {len(results) - failed}/{len(results)} done", title_justify="left"
+        )
+        table.add_column("video", no_wrap=True)
+        table.add_column("job", no_wrap=True)
+        table.add_column("outputs", justify="right", no_wrap=True)
+        table.add_column("status", no_wrap=True)
         for row in rows:
             status = "skipped (done before)" if row["skipped"] else ("ok" if row["ok"] else "")
             table.add_row(
                 escape(Path(str(row["video"])).name),
                 str(row["job_id"] or ""),
                 str(len(row["outputs"])),  # type: ignore[arg-type]
-                status or f"[red]{escape(str(row['error']))}[/]",
+                status or f"[red]failed: {escape(str(row['error']))}[/]",
             )
-        Console().print(table)
+        print_table(table)
     if failed:
-        print(f"error: {failed} of {len(results)} inputs failed", file=sys.stderr)
+        jobs_failed = any(isinstance(r.error, JobFailedError) for r in results)
+        again = (
+            " (--resume --retry-failed runs the failed jobs again)"
+            if jobs_failed and not args.retry_failed
+            else ""
+        )
+        print(f"error: {failed} of {len(results)} inputs failed{again}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -278,16 +370,23 @@ def _without_urls(value: Any) -> Any:
 
 async def cmd_watch(args: argparse.Namespace) -> int:
     failed = 0
-    async with _client(args) as ugc:
-        async for event in ugc.jobs.watch_many(
-            args.job_ids, interval=args.interval, until=args.until
-        ):
-            if isinstance(event, JobFailed) or event.kind == "not_found":
-                failed += 1
-            if args.json:
-                print(json.dumps(_without_urls(event.model_dump(mode="json", exclude={"job"}))))
-            else:
-                print(_describe(event))
+    with JobBars(err, enabled=not args.json) as bars:
+        async with _client(args) as ugc:
+            async for event in ugc.jobs.watch_many(
+                args.job_ids, interval=args.interval, until=args.until
+            ):
+                if isinstance(event, JobFailed) or event.kind == "not_found":
+                    failed += 1
+                if args.json:
+                    print(json.dumps(_without_urls(event.model_dump(mode="json", exclude={"job"}))))
+                elif isinstance(event, JobProgressed) and bars.active:
+                    bars.update(event.job_id, event.percentage)
+                elif bars.active:
+                    bars.note(event.job_id, _describe(event))
+                    if isinstance(event, OutputsReady | JobFailed):
+                        bars.finish(event.job_id)
+                else:
+                    print(_describe(event))
     if failed:
         print(
             f"error: {failed} of {len(args.job_ids)} jobs failed or were not found", file=sys.stderr
@@ -316,7 +415,13 @@ async def cmd_download(args: argparse.Namespace) -> int:
 
 async def cmd_jobs_list(args: argparse.Namespace) -> int:
     async with _client(args) as ugc:
-        page = await ugc.jobs.list(limit=args.limit, take_id=args.take_id)
+        pager = ugc.jobs.list(limit=args.limit, take_id=args.take_id, next_token=args.next_token)
+        if args.all:
+            jobs = [job async for job in pager]
+            next_token = None
+        else:
+            page = await pager
+            jobs, next_token = list(page.items), page.next_token
     rows = [
         {
             "id": job.id,
@@ -324,17 +429,20 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
             "created": job.created.isoformat() if job.created else None,
             "name": job.name,
         }
-        for job in page.items
+        for job in jobs
     ]
     if args.json:
-        _out(args, {"items": rows, "next_token": page.next_token})
+        _out(args, {"items": rows, "next_token": next_token})
         return 0
-    table = Table(title="jobs")
-    for column in ("id", "state", "created", "name"):
-        table.add_column(column)
+    table = Table(title=f"jobs ({len(rows)})", title_justify="left")
+    for column in ("id", "state", "created"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("name", overflow="fold")
     for row in rows:
         table.add_row(*(escape(str(row[c] or "")) for c in ("id", "state", "created", "name")))
-    Console().print(table)
+    print_table(table)
+    if next_token:
+        err.print(f"more: --next-token {escape(shlex.quote(next_token))} (or --all)")
     return 0
 
 
@@ -425,7 +533,7 @@ def _positive(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {text[:30]!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError("must be a positive, finite number of seconds")
     return value
@@ -435,61 +543,164 @@ def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:30]!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
+def whole_in(text: str, low: int, high: int) -> int:
+    """A whole number from `low` to `high`, or a usage error saying so."""
+    value = _whole(text)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+    return value
+
+
+def _concurrency(text: str) -> int:
+    return whole_in(text, 1, MAX_CONCURRENCY)
+
+
+def _page_size(text: str) -> int:
+    from .._validation import MAX_PAGE_SIZE
+
+    return whole_in(text, 1, MAX_PAGE_SIZE)
+
+
+MAX_CONCURRENCY = 256
+OUTPUTS_HELP = "output types to produce, any of: " + ", ".join(t.value for t in OutputType)
+SECONDS = "SECONDS"
+
+
+def _outputs_flag(parser: argparse.ArgumentParser, what: str = "produce") -> None:
+    parser.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="TYPE",
+        help=OUTPUTS_HELP.replace("produce", what) + " (default: all the job's)",
+    )
+
+
+def _interval_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--interval",
+        type=_positive,
+        default=5.0,
+        metavar=SECONDS,
+        help="first wait between status checks, in seconds; it grows while nothing changes",
+    )
+
+
 def add_arguments(commands: Any) -> None:
     """Declare every sub-command and its options."""
-    demo = commands.add_parser("demo", help="run the whole flow on the embedded emulator")
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole flow on the embedded emulator (no account or network needed)",
+        description="Upload a generated sample video to an embedded emulator, process it and "
+        "download the outputs: the whole flow, offline. The outputs are placeholders.",
+    )
     demo.add_argument("-o", "--output", default="move-ugc-demo", help="where outputs land")
-    demo.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
-    demo.add_argument("--device-label", default="demo-phone")
+    _outputs_flag(demo)
+    demo.add_argument("--device-label", default="demo-phone", help="the camera's label")
     demo.set_defaults(command="demo")
 
-    run = commands.add_parser("run", help="upload one video, process it, download the outputs")
-    run.add_argument("video")
+    run = commands.add_parser(
+        "run",
+        help="upload one video, process it, download the outputs",
+        description="Upload one video, create a take and a job, follow it and download its "
+        "outputs. Interrupted, the same command continues the same take and job (a journal "
+        "in the output directory remembers them).",
+    )
+    run.add_argument("video", help="the video file (.mp4, .mov, .avi)")
     run.add_argument("-o", "--output", required=True, help="directory for the outputs")
-    run.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
-    run.add_argument("--device-label", default="camera")
-    run.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
+    _outputs_flag(run)
+    run.add_argument("--device-label", default="camera", help="the camera's label")
+    _interval_flag(run)
     run.set_defaults(command="run")
 
-    bulk = commands.add_parser("bulk", help="process every video of a directory or glob")
-    bulk.add_argument("inputs", metavar="DIR_OR_GLOB")
+    bulk = commands.add_parser(
+        "bulk",
+        help="process every video of a directory or glob",
+        description="Process many videos at once. Files that are not videos are skipped. A "
+        "journal in the output directory makes the run resumable (--resume); "
+        "--retry-failed runs the inputs whose job failed again.",
+    )
+    bulk.add_argument(
+        "inputs",
+        metavar="DIR_OR_GLOB",
+        help="a directory (its videos) or a quoted glob such as 'clips/*.mp4'",
+    )
     bulk.add_argument("-o", "--output", required=True, help="directory for the outputs")
-    bulk.add_argument("--outputs", nargs="+", metavar="TYPE", help="output types (default: all)")
-    bulk.add_argument("--concurrency", type=_count, default=8)
+    _outputs_flag(bulk)
+    bulk.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=8,
+        metavar="N",
+        help=f"videos uploaded and created at once (1-{MAX_CONCURRENCY})",
+    )
     bulk.add_argument("--resume", action="store_true", help="continue the run in the journal")
-    bulk.add_argument("--journal", help="journal file (default: OUTPUT/.move-ugc-journal.jsonl)")
-    bulk.add_argument("--interval", type=_positive, default=5.0, help="first polling interval")
-    bulk.add_argument("--rate-limit", type=_count, default=None, help="requests per hour budget")
+    bulk.add_argument(
+        "--journal", metavar="FILE", help="journal file (default: OUTPUT/.move-ugc-journal.jsonl)"
+    )
+    _interval_flag(bulk)
+    bulk.add_argument(
+        "--rate-limit",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="API requests per hour to keep within (your plan's; default: no limit)",
+    )
     add_bulk_temporal_arguments(bulk)
     bulk.set_defaults(command="bulk")
     add_worker_parser(commands)
 
-    watch = commands.add_parser("watch", help="follow jobs until their outputs are ready")
-    watch.add_argument("job_ids", nargs="+", metavar="JOB_ID")
-    watch.add_argument("--interval", type=_positive, default=5.0)
-    watch.add_argument("--until", choices=("outputs_ready", "terminal"), default="outputs_ready")
+    watch = commands.add_parser(
+        "watch",
+        help="follow jobs until their outputs are ready",
+        description="Follow jobs with a progress bar each (one JSON event per line with "
+        "--json). Exits 1 when any of them failed or was not found.",
+    )
+    watch.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="ids of the jobs, job-...")
+    _interval_flag(watch)
+    watch.add_argument(
+        "--until",
+        choices=("outputs_ready", "terminal"),
+        default="outputs_ready",
+        help="stop when every output can be downloaded, or as soon as the job ends",
+    )
     watch.set_defaults(command="watch")
 
     download = commands.add_parser("download", help="download a job's outputs")
-    download.add_argument("job_id")
-    download.add_argument("-o", "--output", required=True)
-    download.add_argument("--outputs", nargs="+", metavar="TYPE")
-    download.add_argument("--interval", type=_positive, default=5.0)
-    download.add_argument("--timeout", type=_positive, default=None)
+    download.add_argument("job_id", help="the job's id, job-...")
+    download.add_argument("-o", "--output", required=True, help="directory for the outputs")
+    _outputs_flag(download, "download")
+    _interval_flag(download)
+    download.add_argument(
+        "--timeout",
+        type=_positive,
+        default=None,
+        metavar=SECONDS,
+        help="give up waiting for the outputs after this many seconds (default: no limit)",
+    )
     download.set_defaults(command="download")
 
     jobs = commands.add_parser("jobs", help="job listings")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
     jobs_commands.required = True
-    listing = jobs_commands.add_parser("list", help="list recent jobs")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--take-id")
+    listing = jobs_commands.add_parser("list", help="list jobs, newest first")
+    listing.add_argument(
+        "--limit", type=_page_size, default=20, metavar="N", help="jobs per page (1-100)"
+    )
+    listing.add_argument("--take-id", metavar="TAKE_ID", help="only the jobs of this take")
+    listing.add_argument(
+        "--next-token",
+        metavar="TOKEN",
+        help="continue after the page that printed this token",
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="every job, page after page (--limit per request)"
+    )
     listing.set_defaults(command="jobs-list")
 
     add_emulator_arguments(commands)

@@ -1,0 +1,115 @@
+"""What the client tells about its requests: the per-request event, and logging switched on from
+the environment.
+
+- `RequestEvent`: handed to `AsyncMoveUgc(on_request=...)` after every GraphQL request (each try
+  of a retried operation is one request). It holds the operation's name, the HTTP status, the
+  duration, the request id and the try number; never the API key, the variables or any URL.
+- `MOVE_UGC_LOG=info|debug`: read by `log_from_env()`, which `AsyncMoveUgc()` calls; it puts one
+  stderr handler on the `aio_move_ugc` logger. Importing the package configures no logging.
+
+This module imports nothing of the package, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+LOG_ENV = "MOVE_UGC_LOG"
+LOG_LEVELS = {"info": logging.INFO, "debug": logging.DEBUG}
+"""The values `MOVE_UGC_LOG` accepts (any case); empty or unset means no handler is installed."""
+LOGGER_NAME = "aio_move_ugc"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """One GraphQL request as it ended.
+
+    Attributes:
+        operation: the operation's name (`GetJob`, `CreateFile`, ...).
+        status: the HTTP status of the answer; None when no answer came (connection lost,
+            timed out, cancelled).
+        duration: seconds from sending to the end of the answer (or the failure).
+        request_id: the service's `x-amzn-RequestId` for this request, when it answered with one.
+        attempt: 1 for the first try of the operation, 2 for its first retry, and so on.
+        error: the class name of the error this request ended with (`RateLimitError`,
+            `APIConnectionError`, `CancelledError`, ...); None on success.
+        started_ns: when the request was sent, in nanoseconds since the epoch (for tracers that
+            record spans after the fact).
+    """
+
+    operation: str
+    status: int | None
+    duration: float
+    request_id: str | None
+    attempt: int
+    error: str | None
+    started_ns: int
+
+    @property
+    def retries(self) -> int:
+        """Tries of this operation before this one."""
+        return self.attempt - 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+RequestHook = Callable[[RequestEvent], object]
+"""What `on_request` accepts: called (synchronously, in the requesting task) after each request."""
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever `sys.stderr` is at the time of each record (progress bars
+    swap it while they draw)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def install_stderr_logging(level: int) -> logging.Handler:
+    """Log the package's records of `level` and above to stderr. Installs one handler at most;
+    called again, it only changes the level."""
+    logger = logging.getLogger(LOGGER_NAME)
+    handler = next((h for h in logger.handlers if isinstance(h, _CurrentStderr)), None)
+    if handler is None:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+    handler.setLevel(level)
+    logger.setLevel(level)
+    return handler
+
+
+def log_level_from_env(environ: dict[str, str] | None = None) -> int | None:
+    """The level `MOVE_UGC_LOG` asks for, None when unset or empty.
+
+    Raises `ValueError` for any other value (the client turns it into `ConfigurationError`).
+    """
+    raw = (os.environ if environ is None else environ).get(LOG_ENV, "").strip().lower()
+    if not raw:
+        return None
+    if raw not in LOG_LEVELS:
+        raise ValueError(f"{LOG_ENV} must be one of {', '.join(LOG_LEVELS)}, not {raw[:20]!r}")
+    return LOG_LEVELS[raw]
+
+
+def log_from_env() -> None:
+    """Install the stderr handler when `MOVE_UGC_LOG` is set; nothing otherwise."""
+    level = log_level_from_env()
+    if level is not None:
+        install_stderr_logging(level)
