@@ -232,14 +232,7 @@ class GraphQLTransport:
 
     async def execute(self, operation: Operation, variables: dict[str, Any] | None = None) -> Any:
         """Send `operation` and return its `data` (the root field's value when it has one)."""
-        body = json.dumps(
-            {
-                "query": operation.document,
-                "variables": variables or {},
-                "operationName": operation.name,
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = encode_request(operation, variables)
 
         async def attempt() -> Any:
             try:
@@ -293,6 +286,7 @@ class GraphQLTransport:
         }
         started = time.monotonic()
         name = operation.name
+        payload: Any
         error: MoveUgcError | None = None
         try:
             self.requests_sent += 1
@@ -315,6 +309,15 @@ class GraphQLTransport:
             time.monotonic() - started,
             request_id,
         )
+        if status == 200 and raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                pass
+            else:
+                # A clean success (data, no errors) is most answers: nothing to map or scrub.
+                if type(payload) is dict and "data" in payload and not payload.get("errors"):
+                    return payload["data"]
         text = ""
         try:
             payload = json.loads(raw) if raw else None
@@ -340,6 +343,27 @@ class GraphQLTransport:
             raise error
         assert isinstance(payload, dict)
         return payload.get("data")
+
+
+_REQUEST_ENDS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+"""The encoded parts of each operation's request body around its variables (the document is
+the bulk of a body)."""
+
+
+def encode_request(operation: Operation, variables: dict[str, Any] | None) -> bytes:
+    """The JSON body of a request for `operation`: the same bytes as `json.dumps` of
+    `{"query", "variables", "operationName"}` with compact separators, the document and the
+    name encoded once per operation, the variables on every call."""
+    key = (operation.name, operation.document)
+    ends = _REQUEST_ENDS.get(key)
+    if ends is None:
+        query = json.dumps(operation.document)
+        name = json.dumps(operation.name)
+        ends = (f'{{"query":{query},"variables":'.encode(), f',"operationName":{name}}}'.encode())
+        if len(_REQUEST_ENDS) < 1024:  # documents vary with `expand`: a bounded cache
+            _REQUEST_ENDS[key] = ends
+    middle = json.dumps(variables or {}, separators=(",", ":")).encode()
+    return ends[0] + middle + ends[1]
 
 
 def exc_may_be_applied(exc: APIConnectionError | APIStatusError) -> bool:
