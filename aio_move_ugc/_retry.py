@@ -151,8 +151,33 @@ class Retrier:
         Only exceptions for which `retryable` says True are retried; everything else, and
         cancellation above all, propagates at once.
         """
+        # The first try needs nothing set up: most calls succeed, and the waits are drawn
+        # only after a failure worth another try.
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self.policy.max_retries < 1 or not retryable(exc):
+                raise
+            first = exc
+        return await self._again(attempt, first, retryable=retryable, what=what)
+
+    async def _again(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        first: Exception,
+        *,
+        retryable: Callable[[BaseException], bool],
+        what: str,
+    ) -> T:
+        """Tries after the first failed with `first` (retryable): wait, try, until done."""
         wait_for = self._waits()
-        tries = 0
+        wait = wait_for(first)
+        log.info(
+            "retrying %s after %s (try %d, waiting %.2fs)", what, type(first).__name__, 1, wait
+        )
+        del first  # not kept alive (with its traceback) through the tries that follow
+        await self._sleep(wait)
+        tries = 1
         while True:
             tries += 1
             try:

@@ -223,14 +223,7 @@ class GraphQLTransport:
 
     async def execute(self, operation: Operation, variables: dict[str, Any] | None = None) -> Any:
         """Send `operation` and return its `data` (the root field's value when it has one)."""
-        body = json.dumps(
-            {
-                "query": operation.document,
-                "variables": variables or {},
-                "operationName": operation.name,
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = encode_request(operation, variables)
 
         tries = 0
 
@@ -335,6 +328,7 @@ class GraphQLTransport:
             "Content-Type": "application/json",
         }
         name = operation.name
+        payload: Any
         error: MoveUgcError | None = None
         log.debug("sending %s (%d bytes)", name, len(body))
         try:
@@ -351,6 +345,15 @@ class GraphQLTransport:
             error = self._connection_error(exc, name)
         if error is not None:
             raise error
+        if status == 200 and raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                pass
+            else:
+                # A clean success (data, no errors) is most answers: nothing to map or scrub.
+                if type(payload) is dict and "data" in payload and not payload.get("errors"):
+                    return payload["data"], status, request_id
         text = ""
         try:
             payload = json.loads(raw) if raw else None
@@ -376,6 +379,27 @@ class GraphQLTransport:
             raise error
         assert isinstance(payload, dict)
         return payload.get("data"), status, request_id
+
+
+_REQUEST_ENDS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+"""The encoded parts of each operation's request body around its variables (the document is
+the bulk of a body)."""
+
+
+def encode_request(operation: Operation, variables: dict[str, Any] | None) -> bytes:
+    """The JSON body of a request for `operation`: the same bytes as `json.dumps` of
+    `{"query", "variables", "operationName"}` with compact separators, the document and the
+    name encoded once per operation, the variables on every call."""
+    key = (operation.name, operation.document)
+    ends = _REQUEST_ENDS.get(key)
+    if ends is None:
+        query = json.dumps(operation.document)
+        name = json.dumps(operation.name)
+        ends = (f'{{"query":{query},"variables":'.encode(), f',"operationName":{name}}}'.encode())
+        if len(_REQUEST_ENDS) < 1024:  # documents vary with `expand`: a bounded cache
+            _REQUEST_ENDS[key] = ends
+    middle = json.dumps(variables or {}, separators=(",", ":")).encode()
+    return ends[0] + middle + ends[1]
 
 
 def exc_may_be_applied(exc: APIConnectionError | APIStatusError) -> bool:

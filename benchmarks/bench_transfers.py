@@ -20,9 +20,10 @@ Two servers, each in its own process:
 
 Each repetition runs every case once in a rotating order; ratios compare the SDK with the
 curl run of the same repetition, and the median of these ratios is the figure. The SDK's
-downloads hash the bytes as they arrive (MD5, checked when the ETag is one: the emulator's
-are, nginx's are not) and, with `fsync=True` (the default), flush them and rename into
-place: they are compared with curl followed by an fsync; with `fsync=False`, with curl.
+downloads hash the bytes as they arrive when the ETag is an MD5 to check them against (the
+emulator's are; nginx's are not, so nothing is hashed there) and, with `fsync=True` (the
+default), flush them and rename into place: they are compared with curl followed by an
+fsync; with `fsync=False`, with curl.
 Without nginx, only the emulator cases run.
 """
 
@@ -375,8 +376,9 @@ def run(
     for item in aims:
         print(f"  {'met' if item['met'] else 'MISSED':6} {item['aim']}: {item['value']:.2f}x")
     notes = [
-        "Downloads hash every byte (MD5; checked against the emulator's ETags, not against "
-        "nginx's, which are not MD5s); with fsync they flush and rename into place.",
+        "Downloads from the emulator hash every byte (MD5, its ETags are MD5s; a single stream "
+        "in memory as it arrives); from nginx, whose ETags are not MD5s, nothing is hashed. "
+        "With fsync they flush and rename into place.",
         "Uploads read and hash every byte and check the MD5 against the ETag.",
     ]
     if problem:

@@ -6,10 +6,15 @@ stopped. Every ranged request carries `If-Match: <etag>`, so an object that chan
 meantime is detected (and the download restarts) instead of being stitched from two
 versions. When complete: MD5 checked (when the ETag is one), fsync, atomic rename.
 
-The MD5 and the flush to disk do not wait for the last byte: a follower hashes the `.part`
-file in order, right behind the bytes arriving, and flushes what it hashed every
-`FLUSH_EVERY` bytes, so what is left at the end is the hash of the last few chunks and a
-small fsync rather than another pass over the whole file.
+The MD5 and the flush to disk do not wait for the last byte. Bytes that arrive right at the
+hashed frontier are hashed in memory, in the same worker-thread trip that writes them
+(hashlib releases the GIL on large buffers), so a single stream is never read back. A
+follower covers the rest: it hashes in order what reached the `.part` file out of order
+(later ranges, ranges on disk from an earlier run) right behind the bytes arriving, and
+flushes every `FLUSH_EVERY` bytes, so what is left at the end is a small fsync rather than
+another pass over the whole file. When the ETag is not an MD5 (another store's, or an S3
+multipart upload's), there is nothing to compare a digest with and nothing is hashed: the
+follower only flushes (when `fsync` is on).
 
 Two downloads to one destination in one process are one download: the second waits for the
 first and gets its result. All file I/O runs in worker threads.
@@ -202,7 +207,12 @@ class Downloader:
         self._written: dict[int, int] = {}
         self._wake = anyio.Event()
         self._digest = hashlib.md5(usedforsecurity=False)
+        self._verify = False
+        """Whether the bytes are hashed: only when the ETag is an MD5 to compare them with."""
         self._hashed = 0
+        """How far from byte 0 the follower has gone (hashed, when `_verify`)."""
+        self._hashing = False
+        """A worker thread is updating the digest; nobody else may until it is back."""
         self._flushed = 0
         self._buffer: memoryview | None = None
 
@@ -249,6 +259,7 @@ class Downloader:
             if self.plan is None:
                 first = await self._open_first(closing)
             assert self.plan is not None
+            self._verify = md5_of_etag(self.plan.etag) is not None
             self._done_bytes = self.plan.bytes_done
             self._report()
             limiter = anyio.CapacityLimiter(self.config.parts_in_flight)
@@ -386,19 +397,38 @@ class Downloader:
         return cursor + self._written.get(cursor, 0)
 
     async def _follow(self) -> None:
-        """Hash and flush the `.part` file right behind the bytes arriving; ends when every
-        byte is hashed (the parts failing cancel it earlier)."""
+        """Hash (when verifying) and flush the `.part` file right behind the bytes arriving;
+        ends when every byte is covered (the parts failing cancel it earlier)."""
         assert self.plan is not None
         while self._hashed < self.plan.size:
-            target = min(self._frontier(), self._hashed + HASH_STEP)
-            if target > self._hashed:
-                await anyio.to_thread.run_sync(self._hash_upto, target)
+            frontier = self._frontier()
+            if not self._verify:
+                self._hashed = max(self._hashed, frontier)  # nothing to read back
+            elif not self._hashing and frontier > self._hashed:
+                self._hashing = True
+                try:
+                    target = min(frontier, self._hashed + HASH_STEP)
+                    await anyio.to_thread.run_sync(self._hash_upto, target)
+                finally:
+                    self._hashing = False
                 continue
+            if self.config.fsync and self._hashed - self._flushed >= FLUSH_EVERY:
+                # No thread trip otherwise: with nothing to hash or flush, nothing to do.
+                await anyio.to_thread.run_sync(self._flush, self._hashed)
+                continue
+            if self._hashed >= self.plan.size:
+                break
             self._wake = anyio.Event()
             await self._wake.wait()
 
+    def _flush(self, upto: int) -> None:
+        """Flush the `.part` file to disk (worker thread)."""
+        with open(self.part, "rb", buffering=0) as handle:
+            getattr(os, "fdatasync", os.fsync)(handle.fileno())
+        self._flushed = upto
+
     def _hash_upto(self, target: int) -> None:
-        """Hash [hashed, target) of the `.part` file; flush it now and then (worker thread)."""
+        """Hash [hashed, target) of the `.part` file (worker thread)."""
         if self._buffer is None:
             # One buffer, reused: reading into fresh bytes objects from a worker thread makes
             # the allocator keep memory around (measured: tens of MiB over a 1 GiB download).
@@ -413,9 +443,6 @@ class Downloader:
                     raise ObjectChangedError(f"{self.dest.name}: the .part file shrank")
                 self._digest.update(self._buffer[:size])
                 self._hashed += size
-            if self.config.fsync and self._hashed - self._flushed >= FLUSH_EVERY:
-                getattr(os, "fdatasync", os.fsync)(handle.fileno())
-                self._flushed = self._hashed
 
     # -------------------------------------------------------------- helpers
     def _what(self) -> str:
@@ -440,7 +467,22 @@ class Downloader:
             async for chunk in answer.chunks(self.config.chunk_size):
                 if written + len(chunk) > expected:
                     raise IntegrityError(f"{self._what()}: storage sent more bytes than promised")
-                await anyio.to_thread.run_sync(_write_all, fd, chunk, start + written)
+                offset = start + written
+                if (
+                    self._verify
+                    and not self._hashing
+                    and offset <= self._hashed < offset + len(chunk)
+                ):
+                    # At the hashed frontier: hash it here, no reading back.
+                    self._hashing = True
+                    try:
+                        await anyio.to_thread.run_sync(
+                            self._write_and_hash, fd, chunk, offset, self._hashed - offset
+                        )
+                    finally:
+                        self._hashing = False
+                else:
+                    await anyio.to_thread.run_sync(_write_all, fd, chunk, offset)
                 written += len(chunk)
                 self._written[start] = written
                 self._wake.set()
@@ -455,6 +497,13 @@ class Downloader:
                 self._what(),
             )
 
+    def _write_and_hash(self, fd: int, chunk: bytes, offset: int, skip: int) -> None:
+        """Write `chunk` at `offset` and hash it from `skip` on, the bytes before being hashed
+        already (worker thread)."""
+        _write_all(fd, chunk, offset)
+        self._digest.update(memoryview(chunk)[skip:])
+        self._hashed = offset + len(chunk)
+
     def _report(self) -> None:
         if self.progress is not None and self.plan is not None:
             self.progress(min(self._done_bytes, self.plan.size), self.plan.size)
@@ -465,6 +514,7 @@ class Downloader:
         self._written.clear()
         self._digest = hashlib.md5(usedforsecurity=False)
         self._hashed = self._flushed = 0
+        self._hashing = False
         await anyio.to_thread.run_sync(self._remove_partial_files)
 
     def _remove_partial_files(self) -> None:
@@ -479,8 +529,8 @@ class Downloader:
             raise IntegrityError(
                 f"{self.dest.name}: {size} bytes on disk, {self.plan.size} expected"
             )
-        self._hash_upto(self.plan.size)  # whatever the follower had not reached
         if expected_md5 is not None:
+            self._hash_upto(self.plan.size)  # whatever the follower had not reached
             got = self._digest.hexdigest()
             if got != expected_md5:
                 self.plan = None

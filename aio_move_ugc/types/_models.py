@@ -112,6 +112,8 @@ class MoveModel(BaseModel):
         populate_by_name=True,
         extra="allow",
         use_enum_values=False,
+        # Validators are built on first use, not at import: most programs use a few models.
+        defer_build=True,
     )
 
 
@@ -305,6 +307,8 @@ ItemT = TypeVar("ItemT")
 
 class Page(BaseModel, Generic[ItemT]):
     """One page of a list: its items and the token of the next page (None on the last)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     items: list[ItemT]
     next_token: str | None = None
