@@ -188,7 +188,7 @@ class WatchTimeoutError(MoveUgcError, TimeoutError):
 class OutputsNotReadyError(WatchTimeoutError):
     """A job finished, but some of its requested outputs had no download URL by the deadline.
 
-    `missing` names them (`OutputType` values).
+    `job_id` is the job; `missing` names the outputs (`OutputType` values).
     """
 
     def __init__(self, job_id: str, missing: Sequence[str]) -> None:
@@ -201,7 +201,8 @@ class OutputsNotReadyError(WatchTimeoutError):
 
 
 class OutputMissingError(InvalidInputError):
-    """A job's outputs are ready, but one asked for is not among them. `missing` names them."""
+    """A job (`job_id`) does not have an output asked for; `missing` names them (`OutputType`
+    values) and `detail` says what the job has or was asked for."""
 
     def __init__(self, job_id: str, missing: Sequence[str], *, detail: str = "") -> None:
         self.job_id = job_id

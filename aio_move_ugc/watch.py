@@ -46,7 +46,7 @@ from ._exceptions import (
 )
 from ._retry import is_transient_api
 from ._schema.operations import job_batch, volume_batch
-from .transfers.outputs import missing_outputs, outputs_ready
+from .transfers.outputs import label_of, missing_outputs, outputs_ready
 from .types._models import HumanVolume, Job, JobState, OutputType
 from .types.events import (
     JobEvent,
@@ -70,8 +70,11 @@ LAST_LOOK_GRACE = 5.0
 """Seconds the last look, taken at the deadline, may still take before the watch gives up."""
 OUTPUTS_TIMEOUT = 3600.0
 """Seconds a FINISHED job may take to list every requested output with a URL."""
+SETTLE_MIN = 10.0
+"""When what a job was asked for is unknown: seconds its list of outputs must stay the same,
+all with URLs, before it is taken as complete (and at least twice as long as it grew)."""
 Requested = tuple[OutputType, ...] | None
-"""The outputs a job was asked for; None when unknown (see `transfers.outputs.outputs_ready`)."""
+"""The outputs a job was asked for; None when unknown (see `JobTracker`)."""
 
 T = TypeVar("T")
 Answer = tuple[list[tuple[str, T]], list[str]]
@@ -279,13 +282,22 @@ def _aliases_in(errors: list[dict[str, Any]], prefix: str, ids: Sequence[str]) -
 
 
 class JobTracker:
-    """What has been reported about one job, and since when its state has not changed."""
+    """What has been reported about one job, and since when its state has not changed.
+
+    A FINISHED job is ready when every output in `outputs` (what it was asked for) is listed
+    with a URL. When that is unknown (`outputs=None`), it is ready when every default output
+    of a singlecam job is, or else when every listed output has a URL and the list has not
+    changed for `SETTLE_MIN` seconds and for twice as long as it took to grow since FINISHED
+    (a warning is logged then: the job may have asked for more).
+    """
 
     def __init__(self, job_id: str, until: Until, now: float, outputs: Requested = None) -> None:
         self.job_id = job_id
         self.until = until
         self.outputs = outputs
         self.finished_at: float | None = None
+        self._listed: frozenset[str] | None = None
+        self._listed_at = now
         self.state: JobState | str | None = None
         self.percentage: int | None = None
         self.finished_reported = False
@@ -318,10 +330,34 @@ class JobTracker:
                 self.finished_at = now
             if self.until == "terminal":
                 self.done = True
-            elif outputs_ready(job, self.outputs):
+            elif self._ready(job, now):
                 events.append(OutputsReady(job_id=self.job_id, outputs=job.outputs or [], job=job))
                 self.done = True
         return events
+
+    def _ready(self, job: Job, now: float) -> bool:
+        if outputs_ready(job, self.outputs):
+            return True
+        if self.outputs is not None:
+            return False
+        listed = job.outputs or []
+        files = frozenset(o.file.id for o in listed)
+        if files != self._listed:
+            self._listed, self._listed_at = files, now
+            return False
+        if not listed or not all(o.file.presigned_url for o in listed):
+            return False
+        grew_for = self._listed_at - (self.finished_at if self.finished_at is not None else now)
+        if now - self._listed_at < max(SETTLE_MIN, 2 * grew_for):
+            return False
+        log.warning(
+            "job %s: what it was asked for is unknown; its %d listed output(s) stayed the same "
+            "for %.0f s and are taken as all (pass outputs= to wait for exactly those)",
+            self.job_id,
+            len(listed),
+            now - self._listed_at,
+        )
+        return True
 
     def outputs_overdue(self, now: float) -> OutputsNotReadyError | None:
         """The error to end the wait with when the job finished `OUTPUTS_TIMEOUT` ago and its
@@ -333,10 +369,13 @@ class JobTracker:
     def not_ready(self) -> OutputsNotReadyError:
         """What is missing of a finished job's outputs, as an error."""
         job = self.last
-        if self.outputs is None or job is None:
-            missing = ["(the outputs asked for are unknown; some are listed without a URL)"]
-        else:
+        if job is None:
+            return OutputsNotReadyError(self.job_id, ["(no answer about the job)"])
+        if self.outputs is not None:
             missing = [kind.value for kind in missing_outputs(job, self.outputs)]
+        else:
+            missing = [label_of(o) for o in job.outputs or [] if not o.file.presigned_url]
+            missing = missing or ["(what the job was asked for is unknown; pass outputs=)"]
         return OutputsNotReadyError(self.job_id, missing)
 
 

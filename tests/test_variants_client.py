@@ -42,7 +42,6 @@ from aio_move_ugc.emulator import Emulator, RouteFaults, Variants
 from aio_move_ugc.transfers import output_filename
 from aio_move_ugc.transfers.naming import label_filename
 from aio_move_ugc.transfers.outputs import (
-    MULTICAM_DEFAULT_OUTPUTS,
     SINGLECAM_DEFAULT_OUTPUTS,
     match_outputs,
     missing_outputs,
@@ -184,6 +183,29 @@ async def test_a_job_created_elsewhere_is_waited_for_in_full(env: Env) -> None:
         await assert_landed(env, custom.id, got, ASKED)
 
 
+async def test_a_job_whose_request_is_unknown_is_taken_whole_once_its_list_settles(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that did not create the job and is not told what it asked for waits until
+    the listed outputs stop changing, and says so."""
+    job = await env.ugc.jobs.create_singlecam(await new_take(env), outputs=ASKED)
+    async with env.client() as other:
+        got = await other.jobs.download_outputs(job.id, env.tmp / "out", interval=INTERVAL)
+    await assert_landed(env, job.id, got, ASKED)
+    assert any("taken as all" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_job_whose_request_is_unknown_is_not_ready_early(env: Env) -> None:
+    """With nothing to go by, a list that keeps growing is waited for; by the deadline, the
+    error says what is missing."""
+    job = await env.ugc.jobs.create_singlecam(await new_take(env), outputs=ASKED)
+    async with env.client() as other:
+        with pytest.raises(OutputsNotReadyError) as caught:
+            await other.jobs.wait(job.id, interval=INTERVAL, timeout=10.0)
+    assert caught.value.missing
+    assert caught.value.job_id == job.id
+
+
 async def test_watch_reports_outputs_ready_only_once_every_output_has_a_url(env: Env) -> None:
     job = await env.ugc.jobs.create_singlecam(await new_take(env), outputs=ASKED)
     events = [e async for e in env.ugc.jobs.watch(job.id, interval=INTERVAL)]
@@ -321,7 +343,7 @@ def output(
     label: str | None, *, name: str | None = None, file_type: str | None = None, fid: str = "f"
 ) -> AdditionalFile:
     return AdditionalFile(
-        file=File(id=fid, name=name, type=file_type, presignedUrl="http://x/y"),
+        file=File(id=fid, name=name, type=file_type, presigned_url="http://x/y"),
         format=label,
         key=label,
     )
@@ -371,14 +393,13 @@ def test_a_shared_label_is_settled_by_what_was_asked_for() -> None:
     assert missing_outputs(job, [*both, OutputType.MAIN_FBX]) == [OutputType.MAIN_FBX]
 
 
-def test_when_what_was_asked_for_is_unknown_the_shared_defaults_are_awaited() -> None:
-    listed = [output(kind.value, fid=kind.value) for kind in MULTICAM_DEFAULT_OUTPUTS]
+def test_when_what_was_asked_for_is_unknown_every_default_is_awaited() -> None:
+    listed = [output(kind.value, fid=kind.value) for kind in SINGLECAM_DEFAULT_OUTPUTS]
     assert outputs_ready(Job(id="job-1", outputs=listed), None)
-    assert not outputs_ready(Job(id="job-1", outputs=listed[:3]), None)
-    custom = [output("ALL_BVH", fid="z")]
-    assert outputs_ready(Job(id="job-1", outputs=custom), None)
-    waiting = [*listed, AdditionalFile(file=File(id="n"), format="MAIN_GLB", key="MAIN_GLB")]
-    assert not outputs_ready(Job(id="job-1", outputs=waiting), None)
+    assert not outputs_ready(Job(id="job-1", outputs=listed[:-1]), None)
+    no_url = AdditionalFile(file=File(id="n"), format="MAIN_GLB", key="MAIN_GLB")
+    assert outputs_ready(Job(id="job-1", outputs=[*listed, no_url]), None)
+    assert not outputs_ready(Job(id="job-1", outputs=[*listed, no_url]), [OutputType.MAIN_GLB])
 
 
 @pytest.mark.parametrize("label", ["../../x", "/etc/passwd", "a b", "é", "x" * 300, ""])

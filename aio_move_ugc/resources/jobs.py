@@ -11,7 +11,7 @@ from .. import _validation as check
 from .._exceptions import OutputMissingError
 from ..pagination import AsyncPager
 from ..transfers.config import Progress
-from ..transfers.outputs import OutputKey, defaults_for, download_outputs, requested_outputs
+from ..transfers.outputs import OutputKey, download_outputs, requested_outputs
 from ..types._models import ClipWindow, Job, JobOptions, OutputType, SortDirection
 from ..types.events import JobEvent
 from ..watch import PollPolicy, Requested, Until, check_until, wait_job, watch_jobs
@@ -35,10 +35,11 @@ class Jobs(Resource):
 
     A job record does not say which outputs it was asked for, yet waiting for them needs to
     know: the client remembers it for the jobs it created; for others, pass `outputs=` (or
-    `types=`), or the job's defaults are waited for (the take's type is read for that).
+    `types=`), or the rule for unknown requests applies (see `watch`).
     """
 
     def __init__(self, ctx: ClientContext) -> None:
+        """Built by the client (`ugc.jobs`) on its context `ctx`."""
         super().__init__(ctx)
         self._asked: dict[str, tuple[OutputType, ...]] = {}
 
@@ -54,17 +55,6 @@ class Jobs(Resource):
         if given:
             return tuple(OutputType(o) for o in given)
         return self._asked.get(job_id)
-
-    async def _requested(
-        self, job_id: str, outputs: Iterable[OutputType | str] | None
-    ) -> Requested:
-        """What the job was asked for: given, remembered, or its take type's defaults."""
-        known = self._known(job_id, outputs)
-        if known is not None:
-            return known
-        job = await self.retrieve(job_id, expand=["take"])
-        take_type = job.take.take_type if job.take is not None else None
-        return defaults_for(take_type) if take_type is not None else None
 
     async def create_singlecam(
         self,
@@ -183,7 +173,10 @@ class Jobs(Resource):
         outputs. With `raise_on_failure`, a failed job raises `JobFailedError`; after
         `timeout` seconds, `WatchTimeoutError` (`OutputsNotReadyError` when the job finished
         but outputs it was asked for still have no URL). `outputs` says what the job was asked
-        for, when this client did not create it; otherwise its defaults are waited for.
+        for, when this client did not create it. Without it, such a job is ready once it lists
+        every default output with a URL, or once every listed output has a URL and the list
+        has stayed the same for a polling round and for twice as long as it took to grow
+        (logged as a warning, since the job may have asked for more).
         """
         return self.watch_many(
             [check.identifier(job_id, "job")],
@@ -210,7 +203,7 @@ class Jobs(Resource):
         following N jobs costs ceil(N/50) requests per round. Jobs leave the watch as they
         end (or are not found); the pacing and failure rules are those of `watch`. `outputs`
         (what every one of the jobs was asked for) is needed only for jobs this client did not
-        create; without it such a job is judged by the default outputs."""
+        create; without it such a job is judged as `watch` says."""
         ids = job_ids_of(job_ids)
         wanted = {job_id: self._known(job_id, outputs) for job_id in ids}
         policy = PollPolicy.of(interval, max_interval)
@@ -237,8 +230,8 @@ class Jobs(Resource):
         outputs: Iterable[OutputType | str] | None = None,
     ) -> Job:
         """The job once it has ended (by default: FINISHED with a URL for every output it was
-        asked for — `outputs`, remembered for jobs this client created, else the defaults
-        of its take's type, read with one more request).
+        asked for — `outputs`, remembered for jobs this client created; see `watch` for a job
+        whose request is unknown).
 
         Raises `JobFailedError` when it fails (unless `raise_on_failure=False`),
         `WatchTimeoutError` after `timeout` seconds (`OutputsNotReadyError`, naming them,
@@ -249,10 +242,7 @@ class Jobs(Resource):
         job_id = check.identifier(job_id, "job")
         until = check_until(until)
         raise_on_failure = check.flag(raise_on_failure, "raise_on_failure")
-        if until == "outputs_ready":
-            wanted = await self._requested(job_id, outputs)
-        else:
-            wanted = self._known(job_id, outputs)
+        wanted = self._known(job_id, outputs)
         return await wait_job(
             self._ctx,
             job_id,
@@ -279,8 +269,8 @@ class Jobs(Resource):
         Names are `<job id>_<output type><suffix>` (e.g. `job-..._main_fbx.fbx`), built from
         the job id and the output type, never from what the server sends. `types` limits
         the download to some outputs (and is what is waited for); otherwise every output the
-        job was asked for (`outputs`, remembered for jobs this client created, else the
-        defaults) is waited for, and every listed output is downloaded — one whose type cannot
+        job was asked for (`outputs`, remembered for jobs this client created, else as `watch`
+        says) is waited for, and every listed output is downloaded — one whose type cannot
         be told under its label (an `OutputLabel` key, file `<job id>_<label>.<file type>`).
         Returns where each output landed. Raises `OutputsNotReadyError` when `timeout` passes
         with outputs still missing, and `OutputMissingError` for a `types` entry the ready job
@@ -300,7 +290,7 @@ class Jobs(Resource):
                 raise OutputMissingError(job_id, absent, detail=f"it was asked for: {asked}")
             requested = tuple(OutputType(o) for o in wanted)
         else:
-            requested = known if known is not None else await self._requested(job_id, None)
+            requested = known
         job = await wait_job(self._ctx, job_id, policy=policy, timeout=timeout, outputs=requested)
         return await download_outputs(
             self._ctx,

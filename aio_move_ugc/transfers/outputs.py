@@ -202,25 +202,15 @@ def missing_outputs(job: Job, requested: Sequence[OutputType]) -> list[OutputTyp
 
 
 def outputs_ready(job: Job, requested: Sequence[OutputType] | None) -> bool:
-    """Whether every requested output of a FINISHED job is listed with a URL.
-
-    When what was asked for is unknown (`None`): every listed output has a URL, and when all
-    of them are default outputs, every default output of a multicam job (the six both kinds
-    of job share) is among them.
-    """
-    if requested is not None:
-        return not missing_outputs(job, requested)
-    listed = job.outputs or []
-    if not listed or not all(o.file.presigned_url for o in listed):
-        return False
-    matched, unmatched = match_outputs(listed, None)
-    if unmatched or not set(matched) <= set(SINGLECAM_DEFAULT_OUTPUTS):
-        return True
-    return set(MULTICAM_DEFAULT_OUTPUTS) <= set(matched)
+    """Whether every requested output of a FINISHED job is listed with a URL; when what was
+    asked for is unknown (`None`), whether every default output of a singlecam job is (the
+    polling engine has a further rule for that case, which needs time)."""
+    return not missing_outputs(job, SINGLECAM_DEFAULT_OUTPUTS if requested is None else requested)
 
 
 # ------------------------------------------------------------------ downloading
-def _label_of(output: AdditionalFile) -> str:
+def label_of(output: AdditionalFile) -> str:
+    """A short, path-free name for an output: the words of its label or file type."""
     for text in (output.key, output.format, output.file.type):
         words = _words(_basename(text))
         if words:
@@ -241,7 +231,7 @@ def choose_outputs(
     if wanted is not None:
         missing = [kind for kind in wanted if kind not in matched]
         if missing:
-            listed = ", ".join(sorted({_label_of(o) for o in job.outputs or []})) or "none"
+            listed = ", ".join(sorted({label_of(o) for o in job.outputs or []})) or "none"
             raise OutputMissingError(job.id, missing, detail=f"it lists: {listed}")
         return {kind: matched[kind] for kind in wanted}
     chosen: dict[OutputKey, AdditionalFile] = {kind: matched[kind] for kind in matched}
@@ -250,7 +240,7 @@ def choose_outputs(
         if output.file.id in taken:
             continue  # the same file listed twice: fetched once
         taken.add(output.file.id)
-        label = _label_of(output)
+        label = label_of(output)
         key, n = OutputLabel(label), 1
         while key in chosen:
             n += 1
