@@ -43,6 +43,8 @@ from ._exceptions import (
     MoveUgcError,
     NotFoundError,
     OutcomeUnknownError,
+    OutputMissingError,
+    OutputsNotReadyError,
     RateLimitError,
     StorageConnectionError,
     StorageError,
@@ -56,6 +58,7 @@ from ._retry import RetryPolicy
 from ._transport import Timeout
 from .pagination import AsyncPager
 from .transfers.config import TransferConfig
+from .transfers.outputs import OutputLabel
 from .types import (
     AdditionalFile,
     AreaType,
@@ -156,7 +159,10 @@ __all__ = [
     "MoveUgcError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "OutputLabel",
+    "OutputMissingError",
     "OutputType",
+    "OutputsNotReadyError",
     "OutputsReady",
     "Page",
     "PollPolicy",

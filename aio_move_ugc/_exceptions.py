@@ -2,7 +2,8 @@
 
     MoveUgcError
     ├── InvalidInputError            bad input caught before anything is sent (also a ValueError)
-    │   └── ConfigurationError       missing/short API key, malformed endpoint URL
+    │   ├── ConfigurationError       missing/short API key, malformed endpoint URL
+    │   └── OutputMissingError       an output asked for is not among a ready job's outputs
     ├── ClientClosedError            the client was closed and cannot be used again
     ├── APIConnectionError           no answer: connection refused/reset, DNS, TLS
     │   ├── APITimeoutError          no answer in time
@@ -21,6 +22,7 @@
     │   └── IntegrityError           bytes on the wire do not match the promised size or ETag
     ├── JobFailedError               a watched job ended FAILED
     ├── WatchTimeoutError            a job or its outputs did not get ready in time
+    │   └── OutputsNotReadyError     the job finished; these requested outputs had no URL yet
     └── WebhookVerificationError     a webhook delivery failed verification
 
 No message or attribute ever holds the API key or a presigned URL's signature.
@@ -28,6 +30,7 @@ No message or attribute ever holds the API key or a presigned URL's signature.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -221,6 +224,32 @@ class WatchTimeoutError(MoveUgcError, TimeoutError):
     def __init__(self, message: str, *, job_id: str | None = None) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class OutputsNotReadyError(WatchTimeoutError):
+    """A job finished, but some of its requested outputs had no download URL by the deadline.
+
+    `job_id` is the job; `missing` names the outputs (`OutputType` values).
+    """
+
+    def __init__(self, job_id: str, missing: Sequence[str]) -> None:
+        self.missing = list(missing)
+        super().__init__(
+            f"job {job_id} finished but its outputs {', '.join(self.missing)} were not ready "
+            "in time",
+            job_id=job_id,
+        )
+
+
+class OutputMissingError(InvalidInputError):
+    """A job (`job_id`) does not have an output asked for; `missing` names them (`OutputType`
+    values) and `detail` says what the job has or was asked for."""
+
+    def __init__(self, job_id: str, missing: Sequence[str], *, detail: str = "") -> None:
+        self.job_id = job_id
+        self.missing = [str(getattr(m, "value", m)) for m in missing]
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"job {job_id} has no output of type {', '.join(self.missing)}{extra}")
 
 
 class WebhookVerificationError(MoveUgcError):

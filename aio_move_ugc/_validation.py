@@ -137,6 +137,13 @@ def metadata(value: Any) -> str | None:
         raise InvalidInputError("metadata is nested too deeply to encode as JSON") from None
 
 
+def create_metadata(value: Any) -> str:
+    """Metadata of a record being created: as `metadata`, and `"{}"` when none was given (as
+    the official SDK sends), so the record never reads back without it."""
+    encoded = metadata(value)
+    return "{}" if encoded is None else encoded
+
+
 def enum_value(enum: type[EnumT], value: Any, what: str) -> EnumT:
     try:
         return enum(value)

@@ -31,7 +31,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from . import _validation as check
 from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, MoveUgcError
 from ._retry import create_with_lookup
-from .transfers.outputs import download_outputs
+from .transfers.outputs import OutputKey, download_outputs, output_key, requested_outputs
 from .transfers.upload import check_upload_source, md5_of_file
 from .types._models import File, Job, OutputType, SourceFormat, SourceIn, Take
 from .watch import JobWaiter, PollPolicy
@@ -96,7 +96,7 @@ class BulkResult:
     file_id: str | None = None
     take_id: str | None = None
     job_id: str | None = None
-    outputs: dict[OutputType, Path] = field(default_factory=dict)
+    outputs: dict[OutputKey, Path] = field(default_factory=dict)
     error: MoveUgcError | None = None
     skipped: bool = False
     """True when a previous run had already finished this input."""
@@ -354,7 +354,7 @@ class _Runner:
                 done.get("take_id"),
                 done.get("job_id"),
             )
-            result.outputs = {OutputType(k): Path(v) for k, v in done["downloaded"].items()}
+            result.outputs = {output_key(k): Path(v) for k, v in done["downloaded"].items()}
             if all(p.exists() for p in result.outputs.values()):
                 result.skipped = True
                 for stage in STAGES:
@@ -377,7 +377,7 @@ class _Runner:
             job_id = await self._job(item, key, take_id)
             result.job_id = job_id
             self._stage(item, "job_created")
-        job = await self.waiter.wait(job_id)
+        job = await self.waiter.wait(job_id, requested_outputs(item.outputs))
         self._stage(item, "outputs_ready")
         paths = await download_outputs(
             self.ctx,

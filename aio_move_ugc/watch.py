@@ -11,6 +11,11 @@ through `Poller`, so they share one behaviour:
   (`PollPolicy.growth` of it, from `interval` up to `max_interval`); progress never resets
   it, a state change does (a job has few). With a rate budget, polling takes at most half
   of its sustained rate; after throttling, the pause is the longest.
+- **Readiness**: a FINISHED job is ready when every output it was asked for (or, when that
+  is unknown, its defaults) is listed with a download URL — not when every listed output has
+  one, since outputs may be listed one by one. A finished job whose outputs are not all ready
+  after `OUTPUTS_TIMEOUT` seconds (or by the watch's deadline) ends the wait with
+  `OutputsNotReadyError`, naming what is missing.
 - **Failures**: a round that fails with a transient error (after the client's own retries)
   is tried again next round; `max_failures` failed rounds in a row, or any error that is not
   transient, end the polling with that error.
@@ -35,12 +40,14 @@ from ._exceptions import (
     JobFailedError,
     MoveUgcError,
     NotFoundError,
+    OutputsNotReadyError,
     RateLimitError,
     WatchTimeoutError,
 )
 from ._retry import is_transient_api
 from ._schema.operations import job_batch, volume_batch
-from .types._models import HumanVolume, Job, JobState
+from .transfers.outputs import label_of, missing_outputs, outputs_ready
+from .types._models import HumanVolume, Job, JobState, OutputType
 from .types.events import (
     JobEvent,
     JobFailed,
@@ -61,6 +68,13 @@ Until = Literal["outputs_ready", "terminal"]
 BATCH_SIZE = 50
 LAST_LOOK_GRACE = 5.0
 """Seconds the last look, taken at the deadline, may still take before the watch gives up."""
+OUTPUTS_TIMEOUT = 3600.0
+"""Seconds a FINISHED job may take to list every requested output with a URL."""
+SETTLE_MIN = 10.0
+"""When what a job was asked for is unknown: seconds its list of outputs must stay the same,
+all with URLs, before it is taken as complete (and at least twice as long as it grew)."""
+Requested = tuple[OutputType, ...] | None
+"""The outputs a job was asked for; None when unknown (see `JobTracker`)."""
 
 T = TypeVar("T")
 Answer = tuple[list[tuple[str, T]], list[str]]
@@ -268,11 +282,22 @@ def _aliases_in(errors: list[dict[str, Any]], prefix: str, ids: Sequence[str]) -
 
 
 class JobTracker:
-    """What has been reported about one job, and since when its state has not changed."""
+    """What has been reported about one job, and since when its state has not changed.
 
-    def __init__(self, job_id: str, until: Until, now: float) -> None:
+    A FINISHED job is ready when every output in `outputs` (what it was asked for) is listed
+    with a URL. When that is unknown (`outputs=None`), it is ready when every default output
+    of a singlecam job is, or else when every listed output has a URL and the list has not
+    changed for `SETTLE_MIN` seconds and for twice as long as it took to grow since FINISHED
+    (a warning is logged then: the job may have asked for more).
+    """
+
+    def __init__(self, job_id: str, until: Until, now: float, outputs: Requested = None) -> None:
         self.job_id = job_id
         self.until = until
+        self.outputs = outputs
+        self.finished_at: float | None = None
+        self._listed: frozenset[str] | None = None
+        self._listed_at = now
         self.state: JobState | str | None = None
         self.percentage: int | None = None
         self.finished_reported = False
@@ -302,12 +327,56 @@ class JobTracker:
             if not self.finished_reported:
                 events.append(JobFinished(job_id=self.job_id, job=job))
                 self.finished_reported = True
+                self.finished_at = now
             if self.until == "terminal":
                 self.done = True
-            elif job.outputs_ready:
+            elif self._ready(job, now):
                 events.append(OutputsReady(job_id=self.job_id, outputs=job.outputs or [], job=job))
                 self.done = True
         return events
+
+    def _ready(self, job: Job, now: float) -> bool:
+        if outputs_ready(job, self.outputs):
+            return True
+        if self.outputs is not None:
+            return False
+        listed = job.outputs or []
+        files = frozenset(o.file.id for o in listed)
+        if files != self._listed:
+            self._listed, self._listed_at = files, now
+            return False
+        if not listed or not all(o.file.presigned_url for o in listed):
+            return False
+        grew_for = self._listed_at - (self.finished_at if self.finished_at is not None else now)
+        if now - self._listed_at < max(SETTLE_MIN, 2 * grew_for):
+            return False
+        log.warning(
+            "job %s: what it was asked for is unknown; its %d listed output(s) stayed the same "
+            "for %.0f s and are taken as all (pass outputs= to wait for exactly those)",
+            self.job_id,
+            len(listed),
+            now - self._listed_at,
+        )
+        return True
+
+    def outputs_overdue(self, now: float) -> OutputsNotReadyError | None:
+        """The error to end the wait with when the job finished `OUTPUTS_TIMEOUT` ago and its
+        outputs are still not all ready."""
+        if self.done or self.finished_at is None or now - self.finished_at < OUTPUTS_TIMEOUT:
+            return None
+        return self.not_ready()
+
+    def not_ready(self) -> OutputsNotReadyError:
+        """What is missing of a finished job's outputs, as an error."""
+        job = self.last
+        if job is None:
+            return OutputsNotReadyError(self.job_id, ["(no answer about the job)"])
+        if self.outputs is not None:
+            missing = [kind.value for kind in missing_outputs(job, self.outputs)]
+        else:
+            missing = [label_of(o) for o in job.outputs or [] if not o.file.presigned_url]
+            missing = missing or ["(what the job was asked for is unknown; pass outputs=)"]
+        return OutputsNotReadyError(self.job_id, missing)
 
 
 def known_state(value: JobState | str | None) -> JobState | None:
@@ -334,6 +403,7 @@ def job_ids(values: Iterable[str]) -> list[str]:
 
 
 def _timed_out(pending: Sequence[str], what: str, until: str) -> WatchTimeoutError:
+    """The error of a watch whose deadline passed with `pending` ids not done."""
     still = ", ".join(sorted(pending)[:5])
     return WatchTimeoutError(
         f"{len(pending)} {what}(s) not {until.replace('_', ' ')} in time: {still}",
@@ -350,24 +420,28 @@ async def watch_jobs(
     timeout: float | None = None,
     raise_on_failure: bool = False,
     batch_size: int = BATCH_SIZE,
+    outputs: dict[str, Requested] | None = None,
 ) -> AsyncGenerator[JobEvent, None]:
     """Events of many (checked) jobs, fetched `batch_size` per request; finished jobs drop out.
 
     A job that is not found or fails yields its event and leaves the watch; the others go on.
     With `raise_on_failure` the first failure raises `JobFailedError` instead. With `timeout`,
     the waits between rounds end at the deadline, one last round looks there, and
-    `WatchTimeoutError` follows if jobs are still pending.
+    `WatchTimeoutError` follows if jobs are still pending (`OutputsNotReadyError` when the
+    first of them finished and only waits for outputs). `outputs` maps a job id to what the job
+    was asked for; a job not in it is judged by its defaults.
     """
     deadline = Deadline(ctx, timeout)
     poller: Poller[Job] = Poller(ctx, policy, fetch_jobs, batch_size=batch_size)
     now = ctx.clock.now()
-    trackers = {job_id: JobTracker(job_id, until, now) for job_id in ids}
+    wanted = outputs or {}
+    trackers = {job_id: JobTracker(job_id, until, now, wanted.get(job_id)) for job_id in ids}
     try:
         while trackers:
             try:
                 answer = await poller.round(list(trackers), deadline)
             except TimeoutError:
-                raise _timed_out(list(trackers), "job", until) from None
+                raise _watch_timed_out(trackers, until) from None
             if answer is not None:
                 jobs, missing = answer
                 for job_id in missing:
@@ -382,14 +456,23 @@ async def watch_jobs(
                         yield event
                     if tracker.done:
                         del trackers[job_id]
+                    elif (overdue := tracker.outputs_overdue(now)) is not None:
+                        raise overdue
             if not trackers:
                 return
             if deadline.passed():
-                raise _timed_out(list(trackers), "job", until)
+                raise _watch_timed_out(trackers, until)
             since = ctx.clock.now() - max(t.changed_at for t in trackers.values())
             await poller.sleep(poller.pause(since, len(poller.batches(list(trackers)))), deadline)
     finally:
         log.debug("stopped watching %d job(s)", len(trackers))
+
+
+def _watch_timed_out(trackers: dict[str, JobTracker], until: str) -> WatchTimeoutError:
+    first = next(iter(trackers.values()))
+    if first.finished_reported and until == "outputs_ready":
+        return first.not_ready()
+    return _timed_out(list(trackers), "job", until)
 
 
 async def wait_job(
@@ -400,8 +483,10 @@ async def wait_job(
     policy: PollPolicy = PollPolicy(),
     timeout: float | None = None,
     raise_on_failure: bool = True,
+    outputs: Requested = None,
 ) -> Job:
-    """The job once its watch ends: terminal, and by default with every output's URL."""
+    """The job once its watch ends: terminal, and by default with a URL for every output it
+    was asked for (`outputs`; None: its defaults)."""
     last: Job | None = None
     async for event in watch_jobs(
         ctx,
@@ -410,6 +495,7 @@ async def wait_job(
         policy=policy,
         timeout=timeout,
         raise_on_failure=raise_on_failure,
+        outputs={job_id: outputs},
     ):
         if isinstance(event, JobNotFound):
             raise NotFoundError(f"job {job_id} not found", status=200)
@@ -422,8 +508,9 @@ async def wait_job(
 class JobWaiter:
     """Many tasks waiting for their own job, served by shared polling rounds (bulk runs).
 
-    `wait(job_id)` returns the job once its outputs are ready and raises `JobFailedError`,
-    `NotFoundError` or the polling error that made the failure policy give up.
+    `wait(job_id, outputs)` returns the job once the outputs it was asked for are ready and
+    raises `JobFailedError`, `NotFoundError`, `OutputsNotReadyError` (finished, outputs not
+    ready after `OUTPUTS_TIMEOUT`) or the polling error that made the failure policy give up.
     """
 
     def __init__(self, ctx: ClientContext, policy: PollPolicy) -> None:
@@ -436,9 +523,9 @@ class JobWaiter:
     def rounds(self) -> int:
         return self._poller.rounds
 
-    async def wait(self, job_id: str) -> Job:
+    async def wait(self, job_id: str, outputs: Requested = None) -> Job:
         future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
-        tracker = JobTracker(job_id, "outputs_ready", self._ctx.clock.now())
+        tracker = JobTracker(job_id, "outputs_ready", self._ctx.clock.now(), outputs)
         self._waiting[job_id] = (tracker, future)
         self._wake.set()
         try:
@@ -480,7 +567,10 @@ class JobWaiter:
                 continue
             tracker, future = entry
             tracker.observe(job, now)
-            if tracker.done:
+            overdue = tracker.outputs_overdue(now)
+            if overdue is not None:
+                self._settle(job_id, overdue)
+            elif tracker.done:
                 del self._waiting[job_id]  # now, not when its task next runs: no extra round
                 if not future.done():
                     state = job.current_state

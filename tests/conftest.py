@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from aio_move_ugc.emulator import Emulator, EmulatorConfig
+from aio_move_ugc.emulator import VARIANTS, Emulator, EmulatorConfig, Variants
 
 FAST = EmulatorConfig(
     job_queue_delay=0.05,
@@ -56,3 +56,12 @@ async def emulator() -> AsyncIterator[Emulator]:
     loop.slow_callback_duration = SLOW_CALLBACK
     async with Emulator(FAST) as emu:
         yield emu
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> Variants:
+    """Every named variant of the hosted service's unobserved behaviours, one test each (the
+    test id is the variant's name)."""
+    value = VARIANTS[request.param]
+    assert isinstance(value, Variants)
+    return value

@@ -50,7 +50,7 @@ class Files(Resource):
         variables = {
             "type": check.file_type(file_type),
             "name": check.text(name, "name"),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
         }
         return await self._run("CreateFile", File, variables, expand)
 

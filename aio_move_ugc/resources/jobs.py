@@ -5,17 +5,24 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _validation as check
+from .._exceptions import OutputMissingError
 from ..pagination import AsyncPager
 from ..transfers.config import Progress
-from ..transfers.outputs import download_outputs
+from ..transfers.outputs import OutputKey, download_outputs, requested_outputs
 from ..types._models import ClipWindow, Job, JobOptions, OutputType, SortDirection
 from ..types.events import JobEvent
-from ..watch import PollPolicy, Until, check_until, wait_job, watch_jobs
+from ..watch import PollPolicy, Requested, Until, check_until, wait_job, watch_jobs
 from ..watch import job_ids as job_ids_of
 from ._base import Resource
+
+if TYPE_CHECKING:
+    from .._context import ClientContext
+
+REMEMBERED_JOBS = 10_000
+"""How many jobs' requested outputs a client remembers (the newest ones)."""
 
 
 def check_timeout(timeout: float | None) -> None:
@@ -24,7 +31,30 @@ def check_timeout(timeout: float | None) -> None:
 
 
 class Jobs(Resource):
-    """`ugc.jobs`: create jobs for takes, read them, follow them, fetch their outputs."""
+    """`ugc.jobs`: create jobs for takes, read them, follow them, fetch their outputs.
+
+    A job record does not say which outputs it was asked for, yet waiting for them needs to
+    know: the client remembers it for the jobs it created; for others, pass `outputs=` (or
+    `types=`), or the rule for unknown requests applies (see `watch`).
+    """
+
+    def __init__(self, ctx: ClientContext) -> None:
+        """Built by the client (`ugc.jobs`) on its context `ctx`."""
+        super().__init__(ctx)
+        self._asked: dict[str, tuple[OutputType, ...]] = {}
+
+    def _remember(self, job: Job, outputs: list[str] | None, take_type: str) -> Job:
+        self._asked[job.id] = requested_outputs(outputs, take_type)
+        while len(self._asked) > REMEMBERED_JOBS:
+            del self._asked[next(iter(self._asked))]
+        return job
+
+    def _known(self, job_id: str, outputs: Iterable[OutputType | str] | None) -> Requested:
+        """What the job was asked for, as given or remembered; None when unknown."""
+        given = check.outputs(outputs) if outputs is not None else None
+        if given:
+            return tuple(OutputType(o) for o in given)
+        return self._asked.get(job_id)
 
     async def create_singlecam(
         self,
@@ -38,15 +68,17 @@ class Jobs(Resource):
         expand: Iterable[str] | None = None,
     ) -> Job:
         """Start processing a singlecam take; `outputs=None` asks for the default outputs."""
+        asked = check.outputs(outputs)
         variables = {
             "takeId": check.identifier(take_id, "take"),
             "name": check.text(name, "name"),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
             "options": check.options(options),
             "clipWindow": check.clip_window(clip_window),
-            "outputs": check.outputs(outputs),
+            "outputs": asked,
         }
-        return await self._run("CreateSingleCamJob", Job, variables, expand)
+        job = await self._run("CreateSingleCamJob", Job, variables, expand)
+        return self._remember(job, asked, "SINGLE_CAM")
 
     async def create_multicam(
         self,
@@ -62,19 +94,21 @@ class Jobs(Resource):
         expand: Iterable[str] | None = None,
     ) -> Job:
         """Start processing a multicam take (default rig: the API's, `move_mo`)."""
+        asked = check.outputs(outputs)
         variables = {
             "takeId": check.identifier(take_id, "take"),
             "numberOfActors": check.positive_number(
                 number_of_actors, "number_of_actors", integer=True
             ),
             "options": check.options(options),
-            "outputs": check.outputs(outputs),
+            "outputs": asked,
             "rig": check.text(rig, "rig", allow_empty=False),
             "name": check.text(name, "name"),
             "clipWindow": check.clip_window(clip_window),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
         }
-        return await self._run("CreateMultiCamJob", Job, variables, expand)
+        job = await self._run("CreateMultiCamJob", Job, variables, expand)
+        return self._remember(job, asked, "MULTI_CAM")
 
     async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Job:
         variables = {"jobId": check.identifier(id, "job")}
@@ -125,6 +159,7 @@ class Jobs(Resource):
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        outputs: Iterable[OutputType | str] | None = None,
     ) -> AsyncGenerator[JobEvent, None]:
         """Typed events of one job, only changes, until it ends (and its outputs have URLs).
 
@@ -136,7 +171,12 @@ class Jobs(Resource):
         state stays the same (up to `max_interval`, default 60): a 10-minute job costs fewer
         than 30 requests. `until="terminal"` stops at FINISHED/FAILED without waiting for
         outputs. With `raise_on_failure`, a failed job raises `JobFailedError`; after
-        `timeout` seconds, `WatchTimeoutError`.
+        `timeout` seconds, `WatchTimeoutError` (`OutputsNotReadyError` when the job finished
+        but outputs it was asked for still have no URL). `outputs` says what the job was asked
+        for, when this client did not create it. Without it, such a job is ready once it lists
+        every default output with a URL, or once every listed output has a URL and the list
+        has stayed the same for a polling round and for twice as long as it took to grow
+        (logged as a warning, since the job may have asked for more).
         """
         return self.watch_many(
             [check.identifier(job_id, "job")],
@@ -145,6 +185,7 @@ class Jobs(Resource):
             until=until,
             timeout=timeout,
             raise_on_failure=raise_on_failure,
+            outputs=outputs,
         )
 
     def watch_many(
@@ -156,11 +197,15 @@ class Jobs(Resource):
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        outputs: Iterable[OutputType | str] | None = None,
     ) -> AsyncGenerator[JobEvent, None]:
         """Events of many jobs from one generator: up to 50 jobs per request (aliases), so
         following N jobs costs ceil(N/50) requests per round. Jobs leave the watch as they
-        end (or are not found); the pacing and failure rules are those of `watch`."""
+        end (or are not found); the pacing and failure rules are those of `watch`. `outputs`
+        (what every one of the jobs was asked for) is needed only for jobs this client did not
+        create; without it such a job is judged as `watch` says."""
         ids = job_ids_of(job_ids)
+        wanted = {job_id: self._known(job_id, outputs) for job_id in ids}
         policy = PollPolicy.of(interval, max_interval)
         check_timeout(timeout)
         return watch_jobs(
@@ -170,6 +215,7 @@ class Jobs(Resource):
             policy=policy,
             timeout=timeout,
             raise_on_failure=check.flag(raise_on_failure, "raise_on_failure"),
+            outputs=wanted,
         )
 
     async def wait(
@@ -181,21 +227,30 @@ class Jobs(Resource):
         until: Until = "outputs_ready",
         timeout: float | None = None,
         raise_on_failure: bool = True,
+        outputs: Iterable[OutputType | str] | None = None,
     ) -> Job:
-        """The job once it has ended (by default: FINISHED with every output's URL).
+        """The job once it has ended (by default: FINISHED with a URL for every output it was
+        asked for — `outputs`, remembered for jobs this client created; see `watch` for a job
+        whose request is unknown).
 
         Raises `JobFailedError` when it fails (unless `raise_on_failure=False`),
-        `WatchTimeoutError` after `timeout` seconds and `NotFoundError` for an unknown job.
+        `WatchTimeoutError` after `timeout` seconds (`OutputsNotReadyError`, naming them,
+        when only outputs were missing) and `NotFoundError` for an unknown job.
         """
         policy = PollPolicy.of(interval, max_interval)
         check_timeout(timeout)
+        job_id = check.identifier(job_id, "job")
+        until = check_until(until)
+        raise_on_failure = check.flag(raise_on_failure, "raise_on_failure")
+        wanted = self._known(job_id, outputs)
         return await wait_job(
             self._ctx,
-            check.identifier(job_id, "job"),
-            until=check_until(until),
+            job_id,
+            until=until,
             policy=policy,
             timeout=timeout,
-            raise_on_failure=check.flag(raise_on_failure, "raise_on_failure"),
+            raise_on_failure=raise_on_failure,
+            outputs=wanted,
         )
 
     async def download_outputs(
@@ -207,20 +262,36 @@ class Jobs(Resource):
         interval: float | None = None,
         timeout: float | None = None,
         progress: Progress | None = None,
-    ) -> dict[OutputType, Path]:
+        outputs: Iterable[OutputType | str] | None = None,
+    ) -> dict[OutputKey, Path]:
         """Wait for the job's outputs, then download them all at once into `dest_dir`.
 
         Names are `<job id>_<output type><suffix>` (e.g. `job-..._main_fbx.fbx`), built from
         the job id and the output type, never from what the server sends. `types` limits
-        the download to some outputs. Returns where each output landed. Calling it twice at
-        once for one job (a webhook delivered twice) downloads once: both get the result.
+        the download to some outputs (and is what is waited for); otherwise every output the
+        job was asked for (`outputs`, remembered for jobs this client created, else as `watch`
+        says) is waited for, and every listed output is downloaded — one whose type cannot
+        be told under its label (an `OutputLabel` key, file `<job id>_<label>.<file type>`).
+        Returns where each output landed. Raises `OutputsNotReadyError` when `timeout` passes
+        with outputs still missing, and `OutputMissingError` for a `types` entry the ready job
+        does not have.
         """
         check.identifier(job_id, "job")
         wanted = check.outputs(types) if types is not None else None
         directory = check.directory(dest_dir, "dest_dir")
         policy = PollPolicy.of(interval, None)
         check_timeout(timeout)
-        job = await wait_job(self._ctx, job_id, policy=policy, timeout=timeout)
+        known = self._known(job_id, outputs)
+        requested: Requested
+        if wanted:
+            absent = [o for o in wanted if known is not None and OutputType(o) not in known]
+            if absent:
+                asked = ", ".join(kind.value for kind in known or ())
+                raise OutputMissingError(job_id, absent, detail=f"it was asked for: {asked}")
+            requested = tuple(OutputType(o) for o in wanted)
+        else:
+            requested = known
+        job = await wait_job(self._ctx, job_id, policy=policy, timeout=timeout, outputs=requested)
         return await download_outputs(
             self._ctx,
             job,
@@ -228,4 +299,5 @@ class Jobs(Resource):
             wanted,
             retrieve=lambda: self.retrieve(job_id, expand=["outputs"]),
             progress=progress,
+            requested=requested,
         )

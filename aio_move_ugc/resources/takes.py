@@ -42,7 +42,7 @@ class Takes(Resource):
         variables = {
             "sources": check.sources(sources, multicam=False),
             "name": check.text(name, "name"),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
         }
         return await self._run("CreateSingleCamTake", Take, variables, expand)
 
@@ -83,7 +83,7 @@ class Takes(Resource):
             "volumeId": check.identifier(volume_id, "volume"),
             "name": check.text(name, "name"),
             "syncMethod": check.sync_method(sync_method),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
         }
         return await self._run("CreateMultiCamTake", Take, variables, expand)
 

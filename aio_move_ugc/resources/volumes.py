@@ -66,7 +66,7 @@ class Volumes(Resource):
             "humanHeight": check.positive_number(human_height, "human_height"),
             "areaType": check.enum_value(AreaType, area_type, "area type").value,
             "syncMethod": check.sync_method(sync_method),
-            "metadata": check.metadata(metadata),
+            "metadata": check.create_metadata(metadata),
             "name": check.text(name, "name"),
             "clipWindow": check.clip_window(clip_window),
         }

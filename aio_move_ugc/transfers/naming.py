@@ -53,6 +53,19 @@ def output_filename(job_id: str, output_type: OutputType) -> str:
     return f"{name}_{output_type.value.lower()}{OUTPUT_SUFFIXES[output_type]}"
 
 
+def label_filename(job_id: str, label: str, file_type: str | None) -> str:
+    """`<job id>_<label>.<file type>` for an output whose type could not be told, e.g.
+    `job-1f..._bvh.bvh`; the label and the type go through `safe_name`/`safe_suffix`, and an
+    unusable file type gives no suffix."""
+    name = safe_name(job_id, "job id")
+    stem = safe_name(label, "output label")
+    try:
+        suffix = "." + safe_suffix(file_type, "output file type")
+    except InvalidInputError:
+        suffix = ""
+    return f"{name}_{stem.lower()}{suffix}"
+
+
 def file_filename(file_id: str, file_type: str | None) -> str:
     """`<file id>.<type>`, e.g. `file-1f....mp4`, for a file downloaded into a directory."""
     return f"{safe_name(file_id, 'file id')}.{safe_suffix(file_type, 'file type')}"

@@ -165,7 +165,8 @@ class AdditionalFile(MoveModel):
 
     @property
     def output_type(self) -> OutputType | None:
-        """The output's type when the service names one we know."""
+        """The output's type when `key` or `format` is exactly its name (any case); other
+        labels (`fbx`, a file name) are read by `transfers.outputs.output_candidates`."""
         for candidate in (self.key, self.format):
             if candidate:
                 try:
@@ -273,7 +274,11 @@ class Job(MoveModel):
 
     @property
     def outputs_ready(self) -> bool:
-        """True once the job has outputs and every one of them has a download URL."""
+        """True once the job lists outputs and every listed one has a download URL.
+
+        Not the same as ready: outputs may be listed one by one. Waiting (`jobs.wait`,
+        `jobs.watch`, bulk runs) checks every requested output instead
+        (`transfers.outputs.outputs_ready`)."""
         return bool(self.outputs) and all(o.file.presigned_url for o in self.outputs or [])
 
 

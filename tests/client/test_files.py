@@ -144,8 +144,9 @@ async def test_create_without_optional_fields(emu: Emulator, ugc: AsyncMoveUgc) 
     file = await ugc.files.create(".mov")
     assert file.type == "mov"
     assert file.name is None
-    assert file.metadata is None
+    assert file.metadata == {}  # created with "{}", as the official SDK sends
     assert emu.state.files[file.id].type == "mov"
+    assert emu.state.files[file.id].metadata == "{}"
 
 
 async def test_update_keeps_what_is_not_given(emu: Emulator, ugc: AsyncMoveUgc) -> None:

@@ -39,7 +39,6 @@ KNOWN_MISSING = {
     "Jobs.download_outputs(interval)",
     "Jobs.download_outputs(job_id)",
     "Jobs.download_outputs(progress)",
-    "Jobs.download_outputs(timeout)",
     "Jobs.list(expand)",
     "Jobs.list(limit)",
     "Jobs.list(next_token)",

@@ -16,7 +16,7 @@ from aio_move_ugc import (
     OutputType,
     SourceIn,
 )
-from aio_move_ugc.emulator import Emulator
+from aio_move_ugc.emulator import Emulator, Variants
 from aio_move_ugc.transfers import TransferConfig, output_filename
 
 from .conftest import MakeClient, MakeEmulator, MiB, random_file
@@ -75,8 +75,10 @@ async def test_every_output_lands_under_its_own_name_with_the_stored_bytes(
 
 
 async def test_types_limit_what_is_downloaded(
-    emu: Emulator, ugc: AsyncMoveUgc, tmp_path: Path
+    make_emulator: MakeEmulator, make_client: MakeClient, variant: Variants, tmp_path: Path
 ) -> None:
+    emu = await make_emulator(variants=variant)
+    ugc = make_client(emulator=emu)
     job = await started_job(ugc, tmp_path)
     dest = tmp_path / "outputs"
     landed = await ugc.jobs.download_outputs(
@@ -101,9 +103,11 @@ async def test_a_type_the_job_did_not_produce_is_refused(
 
 
 async def test_server_strings_never_reach_the_path(
-    emu: Emulator, ugc: AsyncMoveUgc, tmp_path: Path
+    make_emulator: MakeEmulator, make_client: MakeClient, variant: Variants, tmp_path: Path
 ) -> None:
     """Outputs whose `format`/`key` the server sets to paths are not written anywhere."""
+    emu = await make_emulator(variants=variant)
+    ugc = make_client(emulator=emu)
     job = await started_job(ugc, tmp_path)
     await ugc.jobs.wait(job.id, interval=0.05, timeout=20)
     record = emu.state.jobs[job.id]
