@@ -100,7 +100,9 @@ def add_bulk_temporal_arguments(bulk: argparse.ArgumentParser) -> None:
         "--dest-host", default=None, help="with --temporal: where outputs land (default: --host)"
     )
     bulk.add_argument(
-        "--retry-failed", action="store_true", help="run the inputs whose job failed again (a new job each; default: report them)"
+        "--retry-failed",
+        action="store_true",
+        help="run the inputs whose job failed again (a new job each; default: report them)",
     )
     bulk.add_argument(
         "--no-wait",
