@@ -26,7 +26,9 @@ from .types._models import (
 )
 
 MIN_API_KEY_LENGTH = 12
-MAX_PAGE_SIZE = 100
+VOLUME_ID_PREFIXES = ("volume", "job")
+"""A volume's id reads `volume-<uuid>` in the reference, but the schema says it "is the volume
+job id": both forms are accepted."""
 UPLOAD_FILE_TYPES = frozenset({"mp4", "mov", "avi", "move"})
 """File types `createFile` accepts for takes' sources."""
 
@@ -117,7 +119,8 @@ def identifier(value: Any, prefix: str, what: str | None = None) -> str:
     name = what or prefix
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} id must be a string, not {type(value).__name__}")
-    if not value.startswith(f"{prefix}-") or len(value) <= len(prefix) + 1:
+    prefixes = VOLUME_ID_PREFIXES if prefix == "volume" else (prefix,)
+    if not any(value.startswith(f"{p}-") and len(value) > len(p) + 1 for p in prefixes):
         raise InvalidInputError(f"{name} id must look like '{prefix}-<uuid>', got {value!r:.60}")
     # Every whitespace character but the plain space is unprintable: two C-level checks.
     if len(value) > 200 or not value.isprintable() or " " in value:
@@ -166,8 +169,9 @@ def outputs(values: Iterable[OutputType | str] | None) -> list[str] | None:
 def page_size(limit: int | None) -> int | None:
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
+    # The schema and the reference set no ceiling: the service decides how many it returns.
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError("limit must be a whole number of at least 1")
     return limit
 
 

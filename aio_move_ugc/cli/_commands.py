@@ -562,9 +562,8 @@ def _concurrency(text: str) -> int:
 
 
 def _page_size(text: str) -> int:
-    from .._validation import MAX_PAGE_SIZE
-
-    return whole_in(text, 1, MAX_PAGE_SIZE)
+    # No ceiling: the API sets none it states; the service returns what it will.
+    return _count(text)
 
 
 MAX_CONCURRENCY = 256

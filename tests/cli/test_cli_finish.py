@@ -62,7 +62,6 @@ def cases(work: Path, emu: Emulator, jobs: list[str]) -> dict[str, list[str]]:
         "max retries too many": ["--max-retries", "99", "jobs", "list"],
         "max retries negative": ["jobs", "list", "--max-retries", "-1"],
         "limit zero": ["jobs", "list", "--limit", "0"],
-        "limit too big": ["jobs", "list", "--limit", "101"],
         "concurrency zero": ["bulk", str(mixed), "-o", "x", "--concurrency", "0"],
         "interval nan": ["watch", jobs[0], "--interval", "nan"],
         "table at 40 columns": ["jobs", "list"],
@@ -148,8 +147,7 @@ def test_an_endpoint_that_answers_404_gets_a_hint(outcomes: Outcomes) -> None:
 USAGE = {
     "max retries too many": "argument --max-retries: must be from 0 to 20, not 99",
     "max retries negative": "argument --max-retries: must be from 0 to 20, not -1",
-    "limit zero": "argument --limit: must be from 1 to 100, not 0",
-    "limit too big": "argument --limit: must be from 1 to 100, not 101",
+    "limit zero": "argument --limit: must be at least 1",
     "concurrency zero": "argument --concurrency: must be from 1 to 256, not 0",
     "interval nan": "argument --interval: must be a positive, finite number of seconds",
 }

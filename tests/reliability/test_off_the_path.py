@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from aio_move_ugc import (
+    APIError,
     AsyncMoveUgc,
     BulkItem,
     ClientClosedError,
@@ -24,6 +25,7 @@ from aio_move_ugc import (
     File,
     InvalidInputError,
     MoveUgcError,
+    NotFoundError,
     OutputType,
     PollPolicy,
     RetryPolicy,
@@ -559,3 +561,15 @@ async def test_no_signature_or_token_is_reachable_from_a_storage_error(
     for mark in SIGNATURE_MARKS:
         assert mark not in text
     assert "Signature" not in text
+
+
+# ---------------------------------------------------------------- limits the client does not invent
+async def test_what_only_the_emulator_assumes_is_left_to_the_service(emu: Emulator) -> None:
+    """A page larger than the emulator's invented ceiling, and a volume id in the "volume job id"
+    form the schema describes, are sent: the service, not the client, decides."""
+    async with client(emu) as ugc:
+        with pytest.raises(APIError):
+            await ugc.jobs.list(limit=1000)
+        with pytest.raises(NotFoundError):
+            await ugc.volumes.retrieve_human_volume("job-00000000-0000-4000-8000-000000000000")
+        assert ugc.requests_sent == 2
