@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,8 +30,10 @@ MIN_API_KEY_LENGTH = 12
 VOLUME_ID_PREFIXES = ("volume", "job")
 """A volume's id reads `volume-<uuid>` in the reference, but the schema says it "is the volume
 job id": both forms are accepted."""
-UPLOAD_FILE_TYPES = frozenset({"mp4", "mov", "avi", "move"})
-"""File types `createFile` accepts for takes' sources."""
+FILE_TYPE = re.compile(r"^[a-z0-9]{1,16}$")
+"""What a file type (an extension, per the schema: `createFile(type: 'mp4')`) may look like. Which
+types the service accepts is not published: it decides; the client only refuses what cannot be
+an extension."""
 
 EnumT = TypeVar("EnumT", bound=CaseInsensitiveEnum)
 
@@ -179,9 +182,9 @@ def file_type(value: str) -> str:
     if not isinstance(value, str):
         raise InvalidInputError("file_type must be a string such as 'mp4'")
     normalised = value.strip().lower().lstrip(".")
-    if normalised not in UPLOAD_FILE_TYPES:
+    if not FILE_TYPE.match(normalised):
         raise InvalidInputError(
-            f"unsupported file type {value!r:.20}; expected one of {sorted(UPLOAD_FILE_TYPES)}"
+            f"file type {value!r:.20} is not an extension such as 'mp4' (letters and digits)"
         )
     return normalised
 

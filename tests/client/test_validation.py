@@ -168,7 +168,7 @@ BAD: dict[str, Call] = {
     "webhook blank event": lambda u: u.webhooks.upsert([" "], uid="h", url="https://x.test/"),
     "webhook blank uid": lambda u: u.webhooks.upsert(["e"], uid="", url="https://x.test/"),
     # other values
-    "unsupported file type": lambda u: u.files.create("mkv"),
+    "file type that is no extension": lambda u: u.files.create("m/p4"),
     "file type not a string": lambda u: u.files.create(4),  # type: ignore[arg-type]
     "name not a string": lambda u: u.files.create("mp4", name=5),  # type: ignore[arg-type]
     "name with NUL": lambda u: u.takes.update(TAKE, name="a\x00b"),
@@ -275,6 +275,8 @@ def test_identifier_refuses_other_prefixes(prefix: str, other: str, rest: str) -
     value = f"{other}-{rest}"
     if value.startswith(f"{prefix}-"):
         return
+    if prefix == "volume" and other == "job":
+        return  # the schema: a volume's id "is the volume job id" (accepted: test_off_the_path)
     with pytest.raises(InvalidInputError):
         check.identifier(value, prefix)
 

@@ -19,6 +19,7 @@ import pytest
 from aio_move_ugc import (
     APIError,
     AsyncMoveUgc,
+    BadRequestError,
     BulkItem,
     ClientClosedError,
     ConfigurationError,
@@ -572,4 +573,7 @@ async def test_what_only_the_emulator_assumes_is_left_to_the_service(emu: Emulat
             await ugc.jobs.list(limit=1000)
         with pytest.raises(NotFoundError):
             await ugc.volumes.retrieve_human_volume("job-00000000-0000-4000-8000-000000000000")
-        assert ugc.requests_sent == 2
+        # The emulator's list of file types is its own: another type reaches the service.
+        with pytest.raises(BadRequestError):
+            await ugc.files.create("mkv")
+        assert ugc.requests_sent == 3
