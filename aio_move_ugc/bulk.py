@@ -302,6 +302,11 @@ class _Runner:
     _busy: dict[str, anyio.Lock] = field(default_factory=dict)
     """One lock per input identity: identical videos are processed once, not in parallel."""
 
+    def _create_attempts(self) -> int:
+        """Creates tried when each outcome is unknown and each lookup finds nothing: as many as
+        the client's retry policy allows any request (a lookup proves nothing was made)."""
+        return max(self.ctx.retry.max_retries + 1, 1)
+
     def _stage(self, item: BulkItem, stage: str) -> None:
         if self.on_stage is not None:
             self.on_stage(item, stage)
@@ -443,6 +448,7 @@ class _Runner:
             create,
             lambda: self._find_take(key, since=time.time() - LOOKUP_SLACK),
             before=lambda: self.journal.record(key, creating_take=time.time()),
+            attempts=self._create_attempts(),
         )
         await self.journal.record(key, take_id=take_id, creating_take=None)
         return take_id
@@ -486,6 +492,7 @@ class _Runner:
             before=lambda: self.journal.record(
                 key, creating_job=time.time(), failed_jobs=sorted(failed)
             ),
+            attempts=self._create_attempts(),
         )
         await self.journal.record(key, job_id=new_id, creating_job=None, job_failed=False)
         return new_id

@@ -238,8 +238,9 @@ async def upload_new_file(
     """
 
     async def new_record() -> File:
-        # A record that never receives bytes is never used: creating again is safe.
-        record = await create_with_lookup(create, None)
+        # A record that never receives bytes is never used: creating again is safe, as often
+        # as the client's retry policy allows any request to be tried.
+        record = await create_with_lookup(create, None, attempts=ctx.retry.max_retries + 1)
         if not record.presigned_url:
             raise InvalidInputError(f"file {record.id} came without an upload URL")
         if on_record is not None:
