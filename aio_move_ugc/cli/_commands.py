@@ -143,11 +143,16 @@ def _print_outputs(args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 # -------------------------------------------------------------------------- commands
 def demo_config() -> EmulatorConfig:
-    """Timings of the demo's emulator: a job of a few seconds, so its progress can be seen."""
+    """Timings of the demo's emulator: a job of a few seconds, so its progress can be seen;
+    and the smallest plan's budget (100 requests an hour), which the demo keeps within."""
     from ..emulator import EmulatorConfig
 
     return EmulatorConfig(
-        job_queue_delay=0.5, job_duration=3.0, output_lag=1.0, output_size=256 * 1024
+        job_queue_delay=0.5,
+        job_duration=3.0,
+        output_lag=1.0,
+        output_size=256 * 1024,
+        hourly_request_budget=100,
     )
 
 

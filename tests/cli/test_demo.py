@@ -58,3 +58,6 @@ def test_the_demo_runs_the_whole_flow_in_a_clean_environment(tmp_path: Path) -> 
     assert "7 outputs ready" in done.stderr
     assert f"done: {DEFAULT_OUTPUTS} outputs in move-ugc-demo" in done.stderr
     assert "the emulator's outputs are placeholders" in " ".join(done.stderr.split())
+    # Within the smallest plan (100 requests an hour), which the demo's emulator enforces.
+    (requests,) = re.findall(r"\((\d+) API requests\)", done.stderr)
+    assert 0 < int(requests) <= 100
