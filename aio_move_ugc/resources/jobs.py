@@ -67,7 +67,28 @@ class Jobs(Resource):
         outputs: Iterable[OutputType | str] | None = None,
         expand: Iterable[str] | None = None,
     ) -> Job:
-        """Start processing a singlecam take; `outputs=None` asks for the default outputs."""
+        """Start processing a singlecam take.
+
+        Args:
+            take_id: the take to process (`take-...`).
+            name: a name for the job.
+            metadata: any JSON-serialisable value kept with the job (`{}` when not given).
+            options: processing options (`JobOptions` or a dict of its fields; fields newer
+                than this SDK pass through).
+            clip_window: only this part of the video (`start_time` < `end_time`, seconds).
+            outputs: the `OutputType`s to produce; None asks for the API's defaults.
+            expand: related records to include: `client`, `inputs`, `outputs`, `rig`, `take`.
+
+        Returns:
+            The new job (NOT_STARTED). The client remembers what it asked for, so `wait`,
+            `watch` and `download_outputs` know when its outputs are all ready.
+
+        Raises:
+            InvalidInputError: a malformed id or option (nothing sent).
+            NotFoundError: no such take. BadRequestError: the service refused the job.
+            OutcomeUnknownError: the request may have been applied; look the job up with
+                `jobs.list(take_id=...)` before creating it again.
+        """
         asked = check.outputs(outputs)
         variables = {
             "takeId": check.identifier(take_id, "take"),
@@ -93,7 +114,27 @@ class Jobs(Resource):
         metadata: Any = None,
         expand: Iterable[str] | None = None,
     ) -> Job:
-        """Start processing a multicam take (default rig: the API's, `move_mo`)."""
+        """Start processing a multicam take.
+
+        Args:
+            take_id: the multicam take to process (`take-...`).
+            number_of_actors: how many people to track (a positive whole number).
+            options: processing options (`JobOptions` or a dict of its fields).
+            outputs: the `OutputType`s to produce; None asks for the API's defaults.
+            rig: the rig to animate (see `ugc.rigs.list()`); None: the API's, `move_mo`.
+            name: a name for the job.
+            clip_window: only this part of the videos (`start_time` < `end_time`, seconds).
+            metadata: any JSON-serialisable value kept with the job (`{}` when not given).
+            expand: related records to include: `client`, `inputs`, `outputs`, `rig`, `take`.
+
+        Returns:
+            The new job (NOT_STARTED).
+
+        Raises:
+            InvalidInputError: a malformed id or option (nothing sent).
+            NotFoundError: no such take. BadRequestError: the service refused the job.
+            OutcomeUnknownError: the request may have been applied; look it up first.
+        """
         asked = check.outputs(outputs)
         variables = {
             "takeId": check.identifier(take_id, "take"),
@@ -111,6 +152,9 @@ class Jobs(Resource):
         return self._remember(job, asked, "MULTI_CAM")
 
     async def retrieve(self, id: str, *, expand: Iterable[str] | None = None) -> Job:
+        """One job by `id` (`job-...`), as it is now; `expand` may name `client`, `inputs`,
+        `outputs` (their download URLs), `rig` and `take`. Raises `NotFoundError` for an
+        unknown job, `InvalidInputError` for a malformed id (nothing sent)."""
         variables = {"jobId": check.identifier(id, "job")}
         return await self._run("GetJob", Job, variables, expand)
 
@@ -122,6 +166,9 @@ class Jobs(Resource):
         name: str | None = None,
         expand: Iterable[str] | None = None,
     ) -> Job:
+        """Change a job's `name` and/or `metadata` (a field left None is left as it is) and
+        return it; `id` is the job's (`job-...`), `expand` as for `retrieve`. Raises
+        `NotFoundError` for an unknown job."""
         variables = {
             "id": check.identifier(id, "job"),
             "metadata": check.metadata(metadata),
@@ -138,7 +185,18 @@ class Jobs(Resource):
         take_id: str | None = None,
         expand: Iterable[str] | None = None,
     ) -> AsyncPager[Job]:
-        """Jobs, newest first by default, optionally of one take."""
+        """Jobs, newest first by default, as an `AsyncPager` (`await` it for one page,
+        `async for` over it for every job).
+
+        Args:
+            limit: jobs per page (at least 1; the service decides its own ceiling).
+            next_token: continue after a page already read (its `next_token`).
+            sort_by: `DESC` (newest first, the default) or `ASC`, by creation time.
+            take_id: only the jobs of this take.
+            expand: related records to include: `client`, `inputs`, `outputs`, `rig`, `take`.
+
+        Bad values raise `InvalidInputError` here, before anything is sent.
+        """
         extra = {"takeId": check.identifier(take_id, "take")} if take_id is not None else None
         return self._pager(
             "ListJobs",
@@ -161,7 +219,8 @@ class Jobs(Resource):
         raise_on_failure: bool = False,
         outputs: Iterable[OutputType | str] | None = None,
     ) -> AsyncGenerator[JobEvent, None]:
-        """Typed events of one job, only changes, until it ends (and its outputs have URLs).
+        """Typed events of the job `job_id`, only changes, until it ends (and its outputs
+        have URLs).
 
         ```python
         async for event in ugc.jobs.watch(job.id):
@@ -199,11 +258,16 @@ class Jobs(Resource):
         raise_on_failure: bool = False,
         outputs: Iterable[OutputType | str] | None = None,
     ) -> AsyncGenerator[JobEvent, None]:
-        """Events of many jobs from one generator: up to 50 jobs per request (aliases), so
-        following N jobs costs ceil(N/50) requests per round. Jobs leave the watch as they
-        end (or are not found); the pacing and failure rules are those of `watch`. `outputs`
-        (what every one of the jobs was asked for) is needed only for jobs this client did not
-        create; without it such a job is judged as `watch` says."""
+        """Events of the jobs `job_ids` from one generator: up to 50 jobs per request
+        (aliases), so following N jobs costs ceil(N/50) requests per round. Jobs leave the
+        watch as they end (or are not found, with a `JobNotFound` event).
+
+        `interval`, `max_interval`, `until`, `timeout` and `raise_on_failure` work as in
+        `watch` (pacing from the time since the last state change; `WatchTimeoutError` at
+        the deadline; `JobFailedError` on the first failure when `raise_on_failure`).
+        `outputs` (what every one of the jobs was asked for) is needed only for jobs this
+        client did not create; without it such a job is judged as `watch` says. Bad
+        arguments raise `InvalidInputError` before anything is sent."""
         ids = job_ids_of(job_ids)
         wanted = {job_id: self._known(job_id, outputs) for job_id in ids}
         policy = PollPolicy.of(interval, max_interval)
@@ -229,9 +293,11 @@ class Jobs(Resource):
         raise_on_failure: bool = True,
         outputs: Iterable[OutputType | str] | None = None,
     ) -> Job:
-        """The job once it has ended (by default: FINISHED with a URL for every output it was
-        asked for — `outputs`, remembered for jobs this client created; see `watch` for a job
-        whose request is unknown).
+        """The job `job_id` once it has ended (by default, `until="outputs_ready"`: FINISHED
+        with a URL for every output it was asked for — `outputs`, remembered for jobs this
+        client created; see `watch` for a job whose request is unknown; `until="terminal"`:
+        as soon as it is FINISHED or FAILED). Polls from `interval` seconds up to
+        `max_interval` as `watch` does.
 
         Raises `JobFailedError` when it fails (unless `raise_on_failure=False`),
         `WatchTimeoutError` after `timeout` seconds (`OutputsNotReadyError`, naming them,
@@ -264,7 +330,9 @@ class Jobs(Resource):
         progress: Progress | None = None,
         outputs: Iterable[OutputType | str] | None = None,
     ) -> dict[OutputKey, Path]:
-        """Wait for the job's outputs, then download them all at once into `dest_dir`.
+        """Wait for the outputs of the job `job_id` (polling from `interval` seconds, as
+        `watch` does), then download them all at once into `dest_dir`; `progress(done,
+        total)` is called with the bytes of all of them together.
 
         Names are `<job id>_<output type><suffix>` (e.g. `job-..._main_fbx.fbx`), built from
         the job id and the output type, never from what the server sends. `types` limits

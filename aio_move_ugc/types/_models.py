@@ -62,15 +62,20 @@ class JobState(CaseInsensitiveEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """True for the states a job or volume never leaves: FINISHED, FAILED, CANCELLED."""
         return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
 
 
 class SortDirection(CaseInsensitiveEnum):
+    """The order of list calls, by creation time: `DESC` (newest first) or `ASC`."""
+
     ASC = "ASC"
     DESC = "DESC"
 
 
 class AreaType(CaseInsensitiveEnum):
+    """The size of the capture area a human volume calibrates (`NORMAL` or `LARGE`)."""
+
     NORMAL = "NORMAL"
     LARGE = "LARGE"
 
@@ -118,6 +123,8 @@ class MoveModel(BaseModel):
 
 
 class Client(MoveModel):
+    """The account an API key belongs to: its id, name, metadata and dates."""
+
     id: str
     name: str | None = None
     created: AwareDatetime | None = None
@@ -126,6 +133,9 @@ class Client(MoveModel):
 
 
 class File(MoveModel):
+    """A file record: its type, name, metadata, and a presigned URL (PUT after `create`, GET
+    after `retrieve`)."""
+
     id: str
     type: str | None = None
     name: str | None = None
@@ -138,6 +148,8 @@ class File(MoveModel):
 
 
 class ShareCode(MoveModel):
+    """A code and URL that let someone else download a file until `expires`."""
+
     code: str
     created: AwareDatetime | None = None
     expires: AwareDatetime | None = None
@@ -146,10 +158,15 @@ class ShareCode(MoveModel):
 
 
 class CameraSettings(MoveModel):
+    """A camera's settings for multicam sources: its `lens` (see `ugc.camera_settings.list()`)."""
+
     lens: str
 
 
 class Source(MoveModel):
+    """One source of a take or volume as the API returns it: device label, file, format, camera
+    settings."""
+
     device_label: str
     format: SourceFormat | str | None = None
     file: File | None = None
@@ -177,11 +194,15 @@ class AdditionalFile(MoveModel):
 
 
 class JobProgress(MoveModel):
+    """Where a job stands: its `state` and `percentage_complete` (0-100 while RUNNING)."""
+
     state: JobState | str | None = None
     percentage_complete: int | None = None
 
 
 class Rig(MoveModel):
+    """A rig multicam jobs can animate (see `ugc.rigs.list()`)."""
+
     name: str
 
 
@@ -223,6 +244,9 @@ class SyncMethod(MoveModel):
 
 
 class HumanVolume(MoveModel):
+    """A human volume: the calibration multicam takes are made with (sources, height, area,
+    state)."""
+
     id: str
     created: AwareDatetime | None = None
     name: str | None = None
@@ -238,6 +262,8 @@ class HumanVolume(MoveModel):
 
 
 class Take(MoveModel):
+    """A take: the sources (videos) one capture is made of, singlecam or multicam."""
+
     id: str
     created: AwareDatetime | None = None
     name: str | None = None
@@ -252,6 +278,9 @@ class Take(MoveModel):
 
 
 class Job(MoveModel):
+    """A processing job of a take: its state and progress, its outputs once ready, and what it
+    was made from."""
+
     id: str
     created: AwareDatetime | None = None
     name: str | None = None
@@ -283,6 +312,9 @@ class Job(MoveModel):
 
 
 class WebhookEndpoint(MoveModel):
+    """A webhook endpoint: where deliveries go (`url`), for which `events`, and its secret on
+    creation."""
+
     uid: str
     url: str
     events: list[str] | None = None
@@ -303,6 +335,8 @@ class SourceIn(MoveModel):
 
 
 class SyncMethodIn(MoveModel):
+    """How the videos of a multicam take are synchronised (clap window or timecode)."""
+
     clap_window: ClapWindow | None = None
     timecode_sync: TimeCodeSync | None = None
 

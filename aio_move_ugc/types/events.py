@@ -24,6 +24,8 @@ class _JobEvent(MoveModel):
 
 
 class JobStateChanged(_JobEvent):
+    """A job's state changed (`previous` to `state`)."""
+
     kind: Literal["state_changed"] = "state_changed"
     previous: JobState | str | None = None
     state: JobState | str
@@ -37,6 +39,8 @@ class JobProgressed(_JobEvent):
 
 
 class JobFinished(_JobEvent):
+    """A job reached FINISHED (its outputs may still be getting their URLs)."""
+
     kind: Literal["finished"] = "finished"
 
 
@@ -48,6 +52,8 @@ class OutputsReady(_JobEvent):
 
 
 class JobFailed(_JobEvent):
+    """A job ended FAILED or CANCELLED; it leaves the watch."""
+
     kind: Literal["failed"] = "failed"
     state: JobState | str = JobState.FAILED
     reason: str | None = None
@@ -61,6 +67,8 @@ class JobNotFound(_JobEvent):
 
 
 class VolumeStateChanged(MoveModel):
+    """A human volume's state changed (`previous` to `state`)."""
+
     kind: Literal["volume_state_changed"] = "volume_state_changed"
     volume_id: str
     previous: JobState | str | None = None
