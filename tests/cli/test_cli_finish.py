@@ -269,6 +269,10 @@ HELD = EmulatorConfig(job_queue_delay=0.0, job_duration=600.0, output_lag=0.0, o
 """A job that runs until the test moves the emulator's clock past its end."""
 
 
+def _sigint_as_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def wait_for_job_in(journal: Path, proc: asyncio.subprocess.Process) -> str:
     for _ in range(600):
         if await anyio.Path(journal).exists():
@@ -296,6 +300,9 @@ async def interrupt_and_resume(work: Path) -> tuple[Outcome, Outcome, dict[str, 
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            # Ctrl-C as a terminal delivers it: a test run started in the background of a
+            # non-interactive shell inherits SIGINT ignored, and so would the command.
+            preexec_fn=_sigint_as_default,
         )
         job_id = await wait_for_job_in(out / JOURNAL_NAME, proc)
         proc.send_signal(signal.SIGINT)
