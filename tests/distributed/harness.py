@@ -238,14 +238,26 @@ def run_scenario(name: str, workdir: Path, *, limit: float) -> dict[str, Any]:
     """Run `tests/distributed/scenarios.py <name>` in a child process; its findings."""
     out = workdir / "findings.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    completed = subprocess.run(
+    # Its own process group: on a timeout the scenario's workers and Temporal server go with
+    # it, instead of outliving the test.
+    child = subprocess.Popen(
         [sys.executable, "-m", "tests.distributed.scenarios", name, str(workdir), str(out)],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        timeout=limit,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
+    try:
+        _, stderr = child.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # whatever the scenario left running
+    completed = subprocess.CompletedProcess(child.args, child.returncode, b"", stderr)
     if not out.exists():
         logs = "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
