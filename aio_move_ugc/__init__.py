@@ -24,7 +24,7 @@ Layers (each imports only those below it; no module uses another's underscore na
     emulator/            the local stand-in for the hosted API; imports none of the SDK
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._client import AsyncMoveUgc
 from ._exceptions import (
@@ -53,71 +53,97 @@ from ._exceptions import (
     WatchTimeoutError,
     WebhookVerificationError,
 )
+from ._lazy import lazy_exports
 from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
 from ._transport import Timeout
-from .pagination import AsyncPager
 from .transfers.config import TransferConfig
-from .transfers.outputs import OutputLabel
 from .types import (
-    AdditionalFile,
     AreaType,
-    CameraSettings,
-    Client,
-    ClipWindow,
-    File,
-    HumanVolume,
-    Job,
-    JobOptions,
-    JobProgress,
     JobState,
     OutputType,
-    Page,
-    Rig,
-    ShareCode,
     SortDirection,
-    Source,
     SourceFormat,
-    SourceIn,
-    SyncMethodIn,
-    Take,
-    WebhookEndpoint,
 )
-from .types.events import (
-    JobEvent,
-    JobFailed,
-    JobFinished,
-    JobNotFound,
-    JobProgressed,
-    JobStateChanged,
-    OutputsReady,
-    VolumeStateChanged,
-)
-from .watch import PollPolicy
 
 if TYPE_CHECKING:
     from .bulk import BulkItem, BulkResult
+    from .pagination import AsyncPager
+    from .transfers.outputs import OutputLabel
+    from .types import (
+        AdditionalFile,
+        CameraSettings,
+        Client,
+        ClipWindow,
+        File,
+        HumanVolume,
+        Job,
+        JobOptions,
+        JobProgress,
+        Page,
+        Rig,
+        ShareCode,
+        Source,
+        SourceIn,
+        SyncMethodIn,
+        Take,
+        WebhookEndpoint,
+    )
+    from .types.events import (
+        JobEvent,
+        JobFailed,
+        JobFinished,
+        JobNotFound,
+        JobProgressed,
+        JobStateChanged,
+        OutputsReady,
+        VolumeStateChanged,
+    )
+    from .watch import PollPolicy
     from .webhooks import WebhookReceiver
     from .webhooks import verify as verify_webhook
 
-_LAZY = {
-    "BulkItem": ("bulk", "BulkItem"),
-    "BulkResult": ("bulk", "BulkResult"),
-    "WebhookReceiver": ("webhooks", "WebhookReceiver"),
-    "verify_webhook": ("webhooks", "verify"),
-}
-"""Names whose modules load on first use: most programs never need them."""
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AdditionalFile": ".types",
+        "CameraSettings": ".types",
+        "Client": ".types",
+        "ClipWindow": ".types",
+        "File": ".types",
+        "HumanVolume": ".types",
+        "Job": ".types",
+        "JobOptions": ".types",
+        "JobProgress": ".types",
+        "Page": ".types",
+        "Rig": ".types",
+        "ShareCode": ".types",
+        "Source": ".types",
+        "SourceIn": ".types",
+        "SyncMethodIn": ".types",
+        "Take": ".types",
+        "WebhookEndpoint": ".types",
+        "JobEvent": ".types.events",
+        "JobFailed": ".types.events",
+        "JobFinished": ".types.events",
+        "JobNotFound": ".types.events",
+        "JobProgressed": ".types.events",
+        "JobStateChanged": ".types.events",
+        "OutputsReady": ".types.events",
+        "VolumeStateChanged": ".types.events",
+        "AsyncPager": ".pagination",
+        "OutputLabel": ".transfers.outputs",
+        "PollPolicy": ".watch",
+        "BulkItem": ".bulk",
+        "BulkResult": ".bulk",
+        "WebhookReceiver": ".webhooks",
+        "verify_webhook": ".webhooks:verify",
+    },
+    globals(),
+)
+"""Names that load on first use: the models (pydantic classes take most of an import's time),
+the events, the pager, and what most programs never need (bulk, webhooks). `import aio_move_ugc`
+costs little more than importing aiohttp."""
 
 
 __version__ = "0.1.0"

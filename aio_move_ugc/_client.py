@@ -8,25 +8,24 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from . import _validation as check
 from ._clock import Clock, LoopClock
 from ._context import ClientContext
 from ._exceptions import ConfigurationError
 from ._ratelimit import RateBudget
+from ._redact import Secret
 from ._retry import RetryPolicy
 from ._transport import Timeout
 from .observability import RequestHook, log_from_env
-from .resources.files import Files
-from .resources.jobs import Jobs
-from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
-from .resources.takes import Takes
-from .resources.volumes import Volumes
 from .transfers.config import TransferConfig
 
 if TYPE_CHECKING:
     from .bulk import Bulk
+    from .resources.files import Files
+    from .resources.jobs import Jobs
+    from .resources.misc import CameraSettingsResource, ClientInfo, Rigs, Webhooks
+    from .resources.takes import Takes
+    from .resources.volumes import Volumes
 
 DEFAULT_ENDPOINT_URL = "https://api.move.ai/ugc/graphql"
 API_KEY_ENV = "MOVE_UGC_API_KEY"
@@ -139,7 +138,7 @@ class AsyncMoveUgc:
         self.transfer_config = _transfers(transfer_config, max_retries)
         self._ctx = ClientContext(
             endpoint_url=url,
-            api_key=SecretStr(key),
+            api_key=Secret(key),
             timeout=self.timeout,
             retry=self.retry,
             rate_budget=self.rate_budget,
@@ -183,6 +182,8 @@ class AsyncMoveUgc:
         return self._ctx.transport.requests_sent
 
     # ------------------------------------------------------------ resources
+    # Each resource's module (and the pydantic models it validates with) loads on first use:
+    # importing the package stays as cheap as importing aiohttp.
     @cached_property
     def bulk(self) -> Bulk:
         """Many takes at once: `async for result in ugc.bulk.run(videos, dest="out/")`."""
@@ -193,39 +194,55 @@ class AsyncMoveUgc:
     @cached_property
     def files(self) -> Files:
         """File records, uploads and downloads."""
+        from .resources.files import Files
+
         return Files(self._ctx)
 
     @cached_property
     def takes(self) -> Takes:
         """Singlecam and multicam takes."""
+        from .resources.takes import Takes
+
         return Takes(self._ctx)
 
     @cached_property
     def jobs(self) -> Jobs:
         """Jobs: create, read, watch, wait, download outputs."""
+        from .resources.jobs import Jobs
+
         return Jobs(self._ctx)
 
     @cached_property
     def volumes(self) -> Volumes:
         """Human volumes for multicam takes."""
+        from .resources.volumes import Volumes
+
         return Volumes(self._ctx)
 
     @cached_property
     def client(self) -> ClientInfo:
         """The account the API key belongs to."""
+        from .resources.misc import ClientInfo
+
         return ClientInfo(self._ctx)
 
     @cached_property
     def webhooks(self) -> Webhooks:
         """Webhook endpoints."""
+        from .resources.misc import Webhooks
+
         return Webhooks(self._ctx)
 
     @cached_property
     def rigs(self) -> Rigs:
         """The rigs multicam jobs can use."""
+        from .resources.misc import Rigs
+
         return Rigs(self._ctx)
 
     @cached_property
     def camera_settings(self) -> CameraSettingsResource:
         """The camera settings (lenses) multicam sources can name."""
+        from .resources.misc import CameraSettingsResource
+
         return CameraSettingsResource(self._ctx)

@@ -11,11 +11,11 @@ import asyncio
 from typing import Any
 
 import anyio
-from pydantic import SecretStr
 
 from ._clock import Clock
 from ._exceptions import ClientClosedError
 from ._ratelimit import RateBudget
+from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
 from ._transport import GraphQLTransport, Timeout
@@ -31,7 +31,7 @@ class ClientContext:
         self,
         *,
         endpoint_url: str,
-        api_key: SecretStr,
+        api_key: Secret,
         timeout: Timeout,
         retry: RetryPolicy,
         rate_budget: RateBudget | None,

@@ -32,3 +32,28 @@ def scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [scrub(v, depth + 1) for v in value]
     return value
+
+
+class Secret:
+    """A string that never shows itself: its repr and str are a mask; only
+    `get_secret_value()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.get_secret_value() == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)

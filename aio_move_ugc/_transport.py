@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from pydantic import SecretStr
 
 from . import _validation as check
 from ._exceptions import (
@@ -35,7 +34,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._ratelimit import RateBudget
-from ._redact import scrub
+from ._redact import Secret, scrub
 from ._retry import Retrier, is_ambiguous_api, is_transient_api
 from ._schema.operations import Operation
 from ._sessions import LoopSessions
@@ -182,7 +181,7 @@ class GraphQLTransport:
         self,
         *,
         endpoint_url: str,
-        api_key: SecretStr,
+        api_key: Secret,
         timeout: Timeout,
         retrier: Retrier,
         budget: RateBudget | None,
@@ -381,6 +380,8 @@ class GraphQLTransport:
         return payload.get("data"), status, request_id
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every request's variables (`json.dumps` with arguments builds one per call)."""
 _REQUEST_ENDS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 """The encoded parts of each operation's request body around its variables (the document is
 the bulk of a body)."""
@@ -398,7 +399,7 @@ def encode_request(operation: Operation, variables: dict[str, Any] | None) -> by
         ends = (f'{{"query":{query},"variables":'.encode(), f',"operationName":{name}}}'.encode())
         if len(_REQUEST_ENDS) < 1024:  # documents vary with `expand`: a bounded cache
             _REQUEST_ENDS[key] = ends
-    middle = json.dumps(variables or {}, separators=(",", ":")).encode()
+    middle = _COMPACT.encode(variables or {}).encode()
     return ends[0] + middle + ends[1]
 
 

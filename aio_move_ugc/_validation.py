@@ -6,25 +6,13 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
-
 from ._exceptions import ConfigurationError, InvalidInputError
-from .types._models import (
-    VIDEO_FORMATS,
-    CaseInsensitiveEnum,
-    ClipWindow,
-    JobOptions,
-    OutputType,
-    SourceFormat,
-    SourceIn,
-    SyncMethodIn,
-)
+from .types._enums import CaseInsensitiveEnum, OutputType
 
 MIN_API_KEY_LENGTH = 12
 VOLUME_ID_PREFIXES = ("volume", "job")
@@ -123,7 +111,8 @@ def identifier(value: Any, prefix: str, what: str | None = None) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} id must be a string, not {type(value).__name__}")
     prefixes = VOLUME_ID_PREFIXES if prefix == "volume" else (prefix,)
-    if not any(value.startswith(f"{p}-") and len(value) > len(p) + 1 for p in prefixes):
+    head, dash, rest = value.partition("-")
+    if not (dash and rest and head in prefixes):
         raise InvalidInputError(f"{name} id must look like '{prefix}-<uuid>', got {value!r:.60}")
     # Every whitespace character but the plain space is unprintable: two C-level checks.
     if len(value) > 200 or not value.isprintable() or " " in value:
@@ -206,85 +195,6 @@ def expand(words: Iterable[str] | None, allowed: frozenset[str]) -> frozenset[st
             f"cannot expand {sorted(unknown)}; this call expands {sorted(allowed)}"
         )
     return chosen
-
-
-def _unknown_fields(value: BaseModel, where: str = "") -> list[str]:
-    """Fields the schema's input type lacks (the models keep unknown keys of answers)."""
-    found = [f"{where}{name}" for name in value.model_extra or {}]
-    for name in type(value).model_fields:
-        child = getattr(value, name)
-        if isinstance(child, BaseModel) and not isinstance(child, JobOptions):
-            found += _unknown_fields(child, f"{where}{name}.")
-    return found
-
-
-def _model(model: type[Any], value: Any, what: str) -> Any:
-    if isinstance(value, model):
-        parsed = value
-    else:
-        try:
-            parsed = model.model_validate(value)
-        except PydanticValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInputError(f"invalid {what}: {where}: {first['msg']}") from None
-    # JobOptions passes unknown keys through on purpose (options newer than this SDK).
-    unknown = [] if isinstance(parsed, JobOptions) else _unknown_fields(parsed)
-    if unknown:
-        raise InvalidInputError(f"invalid {what}: unknown field(s) {', '.join(unknown)}")
-    return parsed
-
-
-def sources(values: Sequence[SourceIn | dict[str, Any]], *, multicam: bool) -> list[dict[str, Any]]:
-    """Sources as variables, after the checks the API would make."""
-    if isinstance(values, str | bytes) or not values:
-        raise InvalidInputError("sources must be a non-empty list of SourceIn")
-    parsed: list[SourceIn] = [_model(SourceIn, v, "source") for v in values]
-    for src in parsed:
-        identifier(src.file_id, "file", "source file")
-    videos = [s for s in parsed if s.format in VIDEO_FORMATS]
-    if multicam:
-        if len(videos) < 2:
-            raise InvalidInputError("a multicam take or volume needs at least two video sources")
-        if any(s.camera_settings is None for s in parsed):
-            raise InvalidInputError("every multicam source needs camera_settings (a lens)")
-    else:
-        if len(videos) != 1:
-            raise InvalidInputError(
-                f"a singlecam take needs exactly one video source (MP4, MOV or AVI), "
-                f"got {len(videos)}"
-            )
-        moves = [s for s in parsed if s.format == SourceFormat.MOVE]
-        if len(moves) > 1 or any(m.device_label != videos[0].device_label for m in moves):
-            raise InvalidInputError(
-                "a singlecam take takes at most one MOVE source, with the video's device_label"
-            )
-    return [s.model_dump(by_alias=True, mode="json", exclude_none=True) for s in parsed]
-
-
-def clip_window(value: ClipWindow | dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    window: ClipWindow = _model(ClipWindow, value, "clip_window")
-    if not (math.isfinite(window.start_time) and math.isfinite(window.end_time)):
-        raise InvalidInputError("clip_window times must be finite numbers")
-    if not 0 <= window.start_time < window.end_time:
-        raise InvalidInputError("clip_window needs 0 <= start_time < end_time")
-    return window.model_dump(by_alias=True)
-
-
-def options(value: JobOptions | dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    opts: JobOptions = _model(JobOptions, value, "options")
-    return opts.model_dump(by_alias=True, mode="json", exclude_none=True) or None
-
-
-def sync_method(value: SyncMethodIn | dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    method: SyncMethodIn = _model(SyncMethodIn, value, "sync_method")
-    return method.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def positive_number(value: Any, what: str, *, integer: bool = False) -> Any:

@@ -33,7 +33,8 @@ from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, 
 from ._retry import create_with_lookup
 from .transfers.outputs import OutputKey, download_outputs, output_key, requested_outputs
 from .transfers.upload import check_upload_source, md5_of_file
-from .types._models import File, Job, OutputType, SourceFormat, SourceIn, Take
+from .types._enums import OutputType, SourceFormat
+from .types._models import File, Job, SourceIn, Take
 from .watch import JobWaiter, PollPolicy
 
 if TYPE_CHECKING:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from .types._models import Page
+if TYPE_CHECKING:
+    from .types._models import Page
 
 T = TypeVar("T")
 
-PageFetcher = Callable[[str | None], Awaitable[Page[T]]]
+PageFetcher: TypeAlias = "Callable[[str | None], Awaitable[Page[T]]]"
+"""Fetches the page after a token (None: the first). A string: parametrizing `Page` at import
+would build its validator (tens of milliseconds) before anything is listed."""
 
 
 class AsyncPager(Generic[T]):

@@ -47,7 +47,8 @@ from ._exceptions import (
 from ._retry import is_transient_api
 from ._schema.operations import job_batch, volume_batch
 from .transfers.outputs import label_of, missing_outputs, outputs_ready
-from .types._models import HumanVolume, Job, JobState, OutputType
+from .types._enums import JobState, OutputType
+from .types._models import HumanVolume, Job
 from .types.events import (
     JobEvent,
     JobFailed,

@@ -56,7 +56,8 @@ import pydantic
 from aiohttp import web
 
 from ._exceptions import ConfigurationError, WebhookVerificationError
-from .types._models import Job, JobState
+from .types._enums import JobState
+from .types._models import Job
 from .types.events import JobEvent, JobFailed, JobFinished, JobStateChanged
 
 if TYPE_CHECKING:

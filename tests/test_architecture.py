@@ -5,7 +5,8 @@
 - No import cycle among the modules, counting only imports that run when a module loads.
 - aiohttp's client exceptions are caught in two modules only (the GraphQL transport and the
   storage boundary); `backoff` is imported in one; no other module contains a retry loop.
-- `import aio_move_ugc` loads no bulk, webhook server, rich, graphql-core or emulator module.
+- `import aio_move_ugc` loads no bulk, webhook server, rich, graphql-core or emulator module, and
+  no pydantic model (they load with the first resource used).
 """
 
 from __future__ import annotations
@@ -186,7 +187,19 @@ def test_backoff_is_used_in_one_module_and_only_it_loops_on_failures() -> None:
 
 
 @pytest.mark.parametrize(
-    "heavy", ["aio_move_ugc.bulk", "aio_move_ugc.webhooks", "aiohttp.web", "rich", "graphql"]
+    "heavy",
+    [
+        "aio_move_ugc.bulk",
+        "aio_move_ugc.webhooks",
+        "aiohttp.web",
+        "rich",
+        "graphql",
+        # The models: building pydantic classes is most of an import's cost; they load with
+        # the first resource used (or the first model imported).
+        "aio_move_ugc.types._models",
+        "aio_move_ugc.resources",
+        "pydantic.main",
+    ],
 )
 def test_importing_the_package_leaves_heavy_modules_unloaded(heavy: str) -> None:
     code = (
@@ -194,6 +207,20 @@ def test_importing_the_package_leaves_heavy_modules_unloaded(heavy: str) -> None
         f"loaded = [m for m in sys.modules if m == {heavy!r} or m.startswith({heavy!r} + '.')]; "
         "emulator = [m for m in sys.modules if m.startswith('aio_move_ugc.emulator')]; "
         "print(loaded + emulator)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_lazy_name_of_the_package_resolves() -> None:
+    """What `import aio_move_ugc` defers still imports, under the name it is exported as."""
+    code = (
+        "import aio_move_ugc, aio_move_ugc.types as t; "
+        "missing = [n for n in aio_move_ugc.__all__ if getattr(aio_move_ugc, n, None) is None]; "
+        "missing += [n for n in t.__all__ if getattr(t, n, None) is None]; "
+        "print(missing)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

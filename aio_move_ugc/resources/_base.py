@@ -11,7 +11,8 @@ from .. import _validation as check
 from .._answers import parse, parse_items
 from .._schema.operations import expand_words, operation
 from ..pagination import AsyncPager
-from ..types._models import Page, SortDirection
+from ..types._enums import SortDirection
+from ..types._models import Page
 
 if TYPE_CHECKING:
     from .._context import ClientContext

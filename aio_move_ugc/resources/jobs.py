@@ -7,12 +7,14 @@ from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _inputs as inputs
 from .. import _validation as check
 from .._exceptions import OutputMissingError
 from ..pagination import AsyncPager
 from ..transfers.config import Progress
 from ..transfers.outputs import OutputKey, download_outputs, requested_outputs
-from ..types._models import ClipWindow, Job, JobOptions, OutputType, SortDirection
+from ..types._enums import OutputType, SortDirection
+from ..types._models import ClipWindow, Job, JobOptions
 from ..types.events import JobEvent
 from ..watch import PollPolicy, Requested, Until, check_until, wait_job, watch_jobs
 from ..watch import job_ids as job_ids_of
@@ -94,8 +96,8 @@ class Jobs(Resource):
             "takeId": check.identifier(take_id, "take"),
             "name": check.text(name, "name"),
             "metadata": check.create_metadata(metadata),
-            "options": check.options(options),
-            "clipWindow": check.clip_window(clip_window),
+            "options": inputs.options(options),
+            "clipWindow": inputs.clip_window(clip_window),
             "outputs": asked,
         }
         job = await self._run("CreateSingleCamJob", Job, variables, expand)
@@ -141,11 +143,11 @@ class Jobs(Resource):
             "numberOfActors": check.positive_number(
                 number_of_actors, "number_of_actors", integer=True
             ),
-            "options": check.options(options),
+            "options": inputs.options(options),
             "outputs": asked,
             "rig": check.text(rig, "rig", allow_empty=False),
             "name": check.text(name, "name"),
-            "clipWindow": check.clip_window(clip_window),
+            "clipWindow": inputs.clip_window(clip_window),
             "metadata": check.create_metadata(metadata),
         }
         job = await self._run("CreateMultiCamJob", Job, variables, expand)

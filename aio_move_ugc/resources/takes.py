@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .. import _inputs as inputs
 from .. import _validation as check
 from ..pagination import AsyncPager
-from ..types._models import SortDirection, SourceIn, SyncMethodIn, Take
+from ..types._enums import SortDirection
+from ..types._models import SourceIn, SyncMethodIn, Take
 from ._base import Resource
 
 
@@ -40,7 +42,7 @@ class Takes(Resource):
             BadRequestError: the API refused the take (e.g. a source file not uploaded).
         """
         variables = {
-            "sources": check.sources(sources, multicam=False),
+            "sources": inputs.sources(sources, multicam=False),
             "name": check.text(name, "name"),
             "metadata": check.create_metadata(metadata),
         }
@@ -79,10 +81,10 @@ class Takes(Resource):
             BadRequestError: the API refused the take (e.g. the volume is not FINISHED).
         """
         variables = {
-            "sources": check.sources(sources, multicam=True),
+            "sources": inputs.sources(sources, multicam=True),
             "volumeId": check.identifier(volume_id, "volume"),
             "name": check.text(name, "name"),
-            "syncMethod": check.sync_method(sync_method),
+            "syncMethod": inputs.sync_method(sync_method),
             "metadata": check.create_metadata(metadata),
         }
         return await self._run("CreateMultiCamTake", Take, variables, expand)

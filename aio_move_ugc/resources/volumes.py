@@ -5,18 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .. import _inputs as inputs
 from .. import _validation as check
 from .._exceptions import JobFailedError
 from ..pagination import AsyncPager
-from ..types._models import (
-    AreaType,
-    ClipWindow,
-    HumanVolume,
-    JobState,
-    SortDirection,
-    SourceIn,
-    SyncMethodIn,
-)
+from ..types._enums import AreaType, JobState, SortDirection
+from ..types._models import ClipWindow, HumanVolume, SourceIn, SyncMethodIn
 from ..watch import PollPolicy, watch_volumes
 from ._base import Resource
 
@@ -62,13 +56,13 @@ class Volumes(Resource):
             BadRequestError: the API refused the volume (e.g. a source file not uploaded).
         """
         variables = {
-            "sources": check.sources(sources, multicam=True),
+            "sources": inputs.sources(sources, multicam=True),
             "humanHeight": check.positive_number(human_height, "human_height"),
             "areaType": check.enum_value(AreaType, area_type, "area type").value,
-            "syncMethod": check.sync_method(sync_method),
+            "syncMethod": inputs.sync_method(sync_method),
             "metadata": check.create_metadata(metadata),
             "name": check.text(name, "name"),
-            "clipWindow": check.clip_window(clip_window),
+            "clipWindow": inputs.clip_window(clip_window),
         }
         return await self._run("CreateVolumeWithHuman", HumanVolume, variables, expand)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from .._exceptions import InvalidInputError
-from ..types._models import OutputType
+from ..types._enums import OutputType
 
 OUTPUT_SUFFIXES: dict[OutputType, str] = {
     OutputType.ALL_BLEND: ".blend.zip",

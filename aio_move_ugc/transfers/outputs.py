@@ -19,7 +19,8 @@ import anyio
 
 from .._concurrency import first_error
 from .._exceptions import OutputMissingError, StorageError
-from ..types._models import AdditionalFile, Job, OutputType
+from ..types._enums import OutputType
+from ..types._models import AdditionalFile, Job
 from .config import Progress
 from .download import check_destination, download_url
 from .naming import OUTPUT_SUFFIXES, label_filename, output_filename

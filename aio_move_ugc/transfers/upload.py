@@ -21,12 +21,12 @@ import anyio
 
 from .._exceptions import IntegrityError, InvalidInputError
 from .._retry import create_with_lookup, is_transient_storage, with_fresh_urls
-from ..types._models import File
 from .config import Progress
 from .storage import S3_SINGLE_PUT_LIMIT, md5_of_etag, redact_url, storage_error
 
 if TYPE_CHECKING:
     from .._context import ClientContext
+    from ..types._models import File
 
 log = logging.getLogger("aio_move_ugc.transfers")
 

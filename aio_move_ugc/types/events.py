@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from ._models import AdditionalFile, HumanVolume, Job, JobState, MoveModel
+from ._enums import JobState
+from ._models import AdditionalFile, HumanVolume, Job, MoveModel
 
 
 def _now() -> datetime:

@@ -20,6 +20,7 @@ from aio_move_ugc import (
     OutputType,
     SourceIn,
 )
+from aio_move_ugc import _inputs as inputs
 from aio_move_ugc import _validation as check
 from aio_move_ugc.emulator import Emulator
 from tests.conftest import FAST
@@ -381,6 +382,6 @@ def test_outputs_none_means_the_defaults() -> None:
 
 def test_source_in_is_what_the_sync_sdk_calls_it() -> None:
     source = SourceIn.model_validate({"device_label": "cam", "file_id": FILE, "format": "mov"})
-    assert check.sources([source], multicam=False) == [
+    assert inputs.sources([source], multicam=False) == [
         {"deviceLabel": "cam", "fileId": FILE, "format": "MOV"}
     ]

@@ -6,6 +6,7 @@ import enum
 import functools
 import importlib
 import inspect
+import pkgutil
 import re
 import typing
 from collections.abc import Callable, Iterator
@@ -65,14 +66,22 @@ def _mentions(doc: str, name: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", doc) is not None
 
 
+def _resource_modules() -> list[str]:
+    package = importlib.import_module("aio_move_ugc.resources")
+    return [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
+
+
 def resource_classes() -> list[type]:
     """The classes of `ugc.files`, `ugc.jobs`... : the client's properties' return types."""
     found = []
     for _, member in _own_members(AsyncMoveUgc):
         function = _function_of(member)
         if isinstance(member, functools.cached_property) and function is not None:
-            # Names the client imports for type checking only (bulk loads on first use).
-            deferred = {"Bulk": importlib.import_module("aio_move_ugc.bulk").Bulk}
+            # Names the client imports for type checking only: bulk and the resources load on
+            # first use.
+            deferred: dict[str, Any] = {}
+            for module in ("aio_move_ugc.bulk", *_resource_modules()):
+                deferred.update(vars(importlib.import_module(module)))
             returned = typing.get_type_hints(function, localns=deferred).get("return")
             if isinstance(returned, type):
                 found.append(returned)
