@@ -16,7 +16,7 @@ from ._ratelimit import RateBudget
 from ._redact import Secret
 from ._retry import RetryPolicy
 from ._transport import Timeout
-from .observability import RequestHook, log_from_env
+from .observability import RequestHook, TransferHook, log_from_env
 from .transfers.config import TransferConfig
 
 if TYPE_CHECKING:
@@ -91,9 +91,15 @@ class AsyncMoveUgc:
             HTTP status, duration, request id, try number, error class); for metrics and
             tracing (`aio_move_ugc.otel.span_hook()` makes OpenTelemetry spans of them).
             An exception it raises is logged and otherwise ignored.
+        on_transfer: called with a `TransferEvent` as each file upload or download ends
+            (done, failed or cancelled): the file's name, size, bytes moved, duration,
+            storage requests, retries, URL refreshes, last HTTP status, error class;
+            `aio_move_ugc.otel.transfer_span_hook()` makes spans of them. An exception it
+            raises is logged and otherwise ignored.
 
-    `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request to
-    stderr (one handler on the `aio_move_ugc` logger, installed once).
+    `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request and
+    every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
+    once).
 
     Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
     aiohttp session for the API and one for storage (so the API key never reaches the
@@ -116,6 +122,7 @@ class AsyncMoveUgc:
         transfer_config: TransferConfig | None = None,
         clock: Clock | None = None,
         on_request: RequestHook | None = None,
+        on_transfer: TransferHook | None = None,
     ) -> None:
         try:
             log_from_env()
@@ -123,6 +130,8 @@ class AsyncMoveUgc:
             raise ConfigurationError(str(exc)) from None
         if on_request is not None and not callable(on_request):
             raise ConfigurationError("on_request must be a callable taking a RequestEvent")
+        if on_transfer is not None and not callable(on_transfer):
+            raise ConfigurationError("on_transfer must be a callable taking a TransferEvent")
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
             endpoint_url
@@ -146,6 +155,7 @@ class AsyncMoveUgc:
             transfer_config=self.transfer_config,
             clock=clock or LoopClock(),
             on_request=on_request,
+            on_transfer=on_transfer,
         )
 
     def __repr__(self) -> str:

@@ -19,7 +19,7 @@ from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
 from ._transport import GraphQLTransport, Timeout
-from .observability import RequestHook
+from .observability import RequestHook, TransferHook
 from .transfers.config import TransferConfig
 from .transfers.storage import StorageWire
 
@@ -39,8 +39,11 @@ class ClientContext:
         transfer_config: TransferConfig,
         clock: Clock,
         on_request: RequestHook | None = None,
+        on_transfer: TransferHook | None = None,
     ) -> None:
         self.clock = clock
+        self.on_transfer = on_transfer
+        """Called with a `TransferEvent` as each file transfer ends (see `transfers.meter`)."""
         self.retry = retry
         self.rate_budget = rate_budget
         self.transfer_config = transfer_config

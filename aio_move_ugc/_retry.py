@@ -145,11 +145,13 @@ class Retrier:
         *,
         retryable: Callable[[BaseException], bool],
         what: str,
+        on_retry: Callable[[BaseException], object] | None = None,
     ) -> T:
         """Await `attempt()` until it succeeds, fails for good, or the retries are spent.
 
         Only exceptions for which `retryable` says True are retried; everything else, and
-        cancellation above all, propagates at once.
+        cancellation above all, propagates at once. `on_retry(exc)` is called before each
+        wait for another try (to count them).
         """
         # The first try needs nothing set up: most calls succeed, and the waits are drawn
         # only after a failure worth another try.
@@ -159,7 +161,7 @@ class Retrier:
             if self.policy.max_retries < 1 or not retryable(exc):
                 raise
             first = exc
-        return await self._again(attempt, first, retryable=retryable, what=what)
+        return await self._again(attempt, first, retryable=retryable, what=what, on_retry=on_retry)
 
     async def _again(
         self,
@@ -168,6 +170,7 @@ class Retrier:
         *,
         retryable: Callable[[BaseException], bool],
         what: str,
+        on_retry: Callable[[BaseException], object] | None,
     ) -> T:
         """Tries after the first failed with `first` (retryable): wait, try, until done."""
         wait_for = self._waits()
@@ -175,6 +178,8 @@ class Retrier:
         log.info(
             "retrying %s after %s (try %d, waiting %.2fs)", what, type(first).__name__, 1, wait
         )
+        if on_retry is not None:
+            on_retry(first)
         del first  # not kept alive (with its traceback) through the tries that follow
         await self._sleep(wait)
         tries = 1
@@ -193,6 +198,8 @@ class Retrier:
                     tries,
                     wait,
                 )
+                if on_retry is not None:
+                    on_retry(exc)
             await self._sleep(wait)
 
 

@@ -200,6 +200,7 @@ class Bulk:
         max_interval: float | None = None,
         retry_failed: bool = False,
         on_stage: Callable[[BulkItem, str], object] | None = None,
+        on_progress: Callable[[BulkItem, int, int], object] | None = None,
     ) -> AsyncIterator[BulkResult]:
         """Yield a `BulkResult` per input as each finishes (in completion order).
 
@@ -208,7 +209,10 @@ class Bulk:
         makes the run resumable; inputs a previous run finished are yielded as `skipped`, and
         so is an input whose content is identical to one already processed in this run.
         Jobs that failed in a previous run are re-run only with `retry_failed=True`.
-        `on_stage(item, stage)` is called as each input passes one of `STAGES`.
+        `on_stage(item, stage)` is called as each input passes one of `STAGES`, and
+        `on_progress(item, done, total)` as the bytes of its upload go out (`done` of `total`
+        bytes; it starts again from 0 when a failed try is sent again). An input whose upload
+        a previous run finished is not uploaded, and gets no `on_progress` call.
 
         `inputs` are video paths or `BulkItem`s; results land under `dest`. `outputs` are the
         output types to ask for, for every input whose `BulkItem` does not name its own
@@ -222,6 +226,9 @@ class Bulk:
         self._ctx.ensure_open()
         check.count(concurrency, "concurrency", minimum=1)
         check.flag(retry_failed, "retry_failed")
+        for hook, name in ((on_stage, "on_stage"), (on_progress, "on_progress")):
+            if hook is not None and not callable(hook):
+                raise InvalidInputError(f"{name} must be a callable")
         policy = PollPolicy.of(interval, max_interval)
         default_outputs = _parse_outputs(outputs)
         dest_dir = check.directory(dest, "dest")
@@ -245,6 +252,7 @@ class Bulk:
             dest_dir,
             retry_failed,
             on_stage,
+            on_progress,
         )
 
         async def drive() -> None:
@@ -300,6 +308,7 @@ class _Runner:
     dest: Path
     retry_failed: bool
     on_stage: Callable[[BulkItem, str], object] | None
+    on_progress: Callable[[BulkItem, int, int], object] | None
     _busy: dict[str, anyio.Lock] = field(default_factory=dict)
     """One lock per input identity: identical videos are processed once, not in parallel."""
 
@@ -375,7 +384,7 @@ class _Runner:
                 if file_id:
                     await self.journal.record(key, file_id=file_id, path=str(path))
             if not file_id:
-                file_id = await self._upload(key, path, file_type)
+                file_id = await self._upload(item, key, path, file_type)
             result.file_id = file_id
             self._stage(item, "uploaded")
             take_id = await self._take(item, key, file_id, file_type)
@@ -396,11 +405,20 @@ class _Runner:
         await self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
         self._stage(item, "downloaded")
 
-    async def _upload(self, key: str, path: Path, file_type: str) -> str:
+    async def _upload(self, item: BulkItem, key: str, path: Path, file_type: str) -> str:
         async def journal_record(file: File) -> None:
             await self.journal.record(key, uploading=file.id)
 
-        file = await self.files.upload(path, type=file_type, on_record=journal_record)
+        on_progress = self.on_progress
+        progress = None
+        if on_progress is not None:
+
+            def progress(done: int, total: int) -> None:
+                on_progress(item, done, total)
+
+        file = await self.files.upload(
+            path, type=file_type, on_record=journal_record, progress=progress
+        )
         await self.journal.record(key, file_id=file.id, path=str(path))
         return file.id
 

@@ -1,15 +1,21 @@
-"""What the client tells about its requests: the `on_request` event, the log line of every
-request, `MOVE_UGC_LOG`, and OpenTelemetry spans — each checked against the emulator, and none
-of them carrying the API key."""
+"""What the client tells about its requests and transfers: the `on_request` and `on_transfer`
+events, the log line of every request and every transfer, `MOVE_UGC_LOG`, and OpenTelemetry
+spans — each checked against the emulator, and none of them carrying the API key, a URL's
+signature or token, or a local path."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import anyio
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -23,10 +29,20 @@ from aio_move_ugc import (
     ConfigurationError,
     NotFoundError,
     RetryPolicy,
+    StorageError,
+    TransferConfig,
+    otel,
 )
 from aio_move_ugc.emulator import Emulator, RouteFaults
-from aio_move_ugc.observability import LOG_ENV, RequestEvent, log_level_from_env
-from aio_move_ugc.otel import span_hook
+from aio_move_ugc.observability import (
+    LOG_ENV,
+    RequestEvent,
+    TransferEvent,
+    log_level_from_env,
+)
+from aio_move_ugc.otel import span_hook, transfer_span_hook
+from tests.conftest import FAST
+from tests.transfers.conftest import MiB, faults_hitting, random_file
 
 UNKNOWN_JOB = "job-00000000-0000-4000-8000-000000000000"
 NO_WAIT = RetryPolicy(max_retries=2, base_delay=0.0, max_delay=0.0)
@@ -265,3 +281,326 @@ async def test_opentelemetry_span_per_request(
 def test_span_hook_refuses_what_is_not_a_tracer_provider() -> None:
     with pytest.raises(ConfigurationError, match="TracerProvider"):
         span_hook(object())  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ transfers
+PARTS = TransferConfig(
+    part_size=MiB, parts_in_flight=2, max_retries=1, retry_base_delay=0.0, retry_max_delay=0.0
+)
+"""Downloads in ranged parts of 1 MiB; one quick retry of a failed step."""
+SIZE = 3 * MiB + 1234
+"""Four parts of PARTS, the last one short."""
+
+
+def transfers_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "aio_move_ugc.transfers"
+        and r.getMessage().split()[0] in ("uploaded", "downloaded", "upload", "download")
+    ]
+
+
+async def test_an_upload_and_a_download_each_tell_one_transfer_event(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aio_move_ugc")
+    source = await random_file(tmp_path / "clip.mp4", SIZE)
+    events: list[TransferEvent] = []
+    async with client(emulator, on_transfer=events.append, transfer_config=PARTS) as ugc:
+        record = await ugc.files.upload(source)
+        (upload,) = events
+        await ugc.files.download(record.id, tmp_path / "out" / "copy.mp4")
+    up, down = events
+    assert up is upload
+    assert (up.direction, up.name, up.size, up.transferred, up.resumed) == (
+        "upload",
+        "clip.mp4",
+        SIZE,
+        SIZE,
+        0,
+    )
+    assert (up.requests, up.retries, up.url_refreshes, up.status, up.error) == (1, 0, 0, 200, None)
+    assert up.ok
+    assert up.request_id
+    assert up.started_ns > 0
+    assert up.duration > 0
+    assert up.bytes_per_second > 0
+    assert (down.direction, down.name, down.size, down.transferred, down.resumed) == (
+        "download",
+        "copy.mp4",
+        SIZE,
+        SIZE,
+        0,
+    )
+    # Four ranged parts, four requests; the last answer was a part's.
+    assert (down.requests, down.retries, down.url_refreshes, down.status, down.error) == (
+        4,
+        0,
+        0,
+        206,
+        None,
+    )
+    assert down.request_id
+    assert down.request_id != up.request_id
+    assert down.started_ns >= up.started_ns + int(up.duration * 1e9) - 1_000_000
+    # One INFO line per transfer.
+    lines = transfers_logged(caplog)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"uploaded clip.mp4: {SIZE} bytes in ")
+    assert lines[0].endswith(" MB/s), 1 request, 0 retries")
+    assert lines[1].startswith(f"downloaded copy.mp4: {SIZE} bytes in ")
+    assert lines[1].endswith("4 requests, 0 retries")
+
+
+async def test_a_resumed_download_counts_only_the_bytes_it_fetched(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aio_move_ugc")
+    source = await random_file(tmp_path / "clip.mp4", SIZE)
+    config = replace(PARTS, parts_in_flight=1)
+    events: list[TransferEvent] = []
+    dest = tmp_path / "out" / "copy.mp4"
+    async with client(emulator, on_transfer=events.append, transfer_config=config) as ugc:
+        record = await ugc.files.upload(source)
+        events.clear()
+        with anyio.CancelScope() as scope:
+
+            def stop_after_two_parts(done: int, total: int) -> None:
+                if done >= 2 * MiB:
+                    scope.cancel()
+
+            await ugc.files.download(record.id, dest, progress=stop_after_two_parts)
+        assert scope.cancelled_caught
+        (cancelled,) = events
+        assert cancelled.error == "CancelledError"
+        assert not cancelled.ok
+        assert cancelled.transferred >= 2 * MiB
+        assert cancelled.size == SIZE
+        on_disk = (dest.parent / "copy.mp4.part").stat().st_size
+        assert on_disk == SIZE  # the .part file is allocated whole; the sidecar says what is in it
+
+        await ugc.files.download(record.id, dest)
+    resumed = events[-1]
+    assert len(events) == 2
+    assert resumed.error is None
+    assert resumed.resumed >= MiB
+    assert resumed.resumed % MiB == 0  # whole parts only
+    assert resumed.transferred == SIZE - resumed.resumed
+    assert resumed.requests == -(-(SIZE - resumed.resumed) // MiB)
+    assert dest.read_bytes() == source.read_bytes()
+    lines = transfers_logged(caplog)
+    assert lines[-2].startswith("download of copy.mp4 failed (CancelledError): ")
+    assert lines[-1].endswith(f"{resumed.resumed} bytes resumed")
+
+
+def _tampered(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["Signature"] = "A" * len(query["Signature"])
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def test_failed_transfers_tell_their_error_and_last_status(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = await random_file(tmp_path / "clip.mp4", 2000)
+    events: list[TransferEvent] = []
+    async with client(emulator, on_transfer=events.append, transfer_config=PARTS) as ugc:
+        created = await ugc.files.create("mp4")
+        assert created.presigned_url is not None
+        with pytest.raises(StorageError):
+            await ugc.files.upload_to_url(_tampered(created.presigned_url), source)
+        record = await ugc.files.upload(source)
+        assert record.presigned_url is not None
+        with pytest.raises(StorageError):
+            await ugc.files.download(_tampered(record.presigned_url), tmp_path / "x.mp4")
+    failed_up, _, failed_down = events
+    assert (failed_up.direction, failed_up.error, failed_up.status, failed_up.requests) == (
+        "upload",
+        "StorageError",
+        403,
+        1,
+    )
+    assert failed_up.size == 2000
+    assert failed_up.retries == 0  # a refused signature is not worth another try
+    assert (failed_down.direction, failed_down.error, failed_down.status) == (
+        "download",
+        "StorageError",
+        403,
+    )
+    assert failed_down.size is None  # refused before the object's size was known
+    assert failed_down.transferred == 0
+    assert failed_down.request_id
+
+
+async def test_retries_and_url_refreshes_are_counted(tmp_path: Path) -> None:
+    seed, faults = faults_hitting({0}, kind="500", route="storage_put")
+    events: list[TransferEvent] = []
+    async with Emulator(replace(FAST, seed=seed, url_ttl=60)) as emu:
+        emu.set_faults("storage_put", faults)
+        source = await random_file(tmp_path / "clip.mp4", SIZE)
+        config = replace(PARTS, parts_in_flight=1)
+        async with client(emu, on_transfer=events.append, transfer_config=config) as ugc:
+            record = await ugc.files.upload(source)
+            emu.set_faults("storage_put", None)
+            gets_before = emu.stats.storage_count("GET")
+            moved: list[bool] = []
+
+            def expire_once(done: int, total: int) -> None:
+                if done >= 2 * MiB and not moved:
+                    moved.append(True)
+                    emu.advance(120)
+
+            await ugc.files.download(record.id, tmp_path / "copy.mp4", progress=expire_once)
+            gets = emu.stats.storage_count("GET") - gets_before
+    up, down = events
+    assert (up.requests, up.retries, up.status, up.error) == (2, 1, 200, None)
+    assert up.transferred >= SIZE  # the first try's bytes went out too
+    assert down.url_refreshes == 1
+    assert down.requests == gets
+    assert down.transferred == SIZE
+    assert (down.status, down.error) == (206, None)
+
+
+async def test_two_calls_on_one_destination_are_one_transfer_event(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = await random_file(tmp_path / "clip.mp4", SIZE)
+    events: list[TransferEvent] = []
+    dest = tmp_path / "out" / "copy.mp4"
+    async with client(emulator, on_transfer=events.append, transfer_config=PARTS) as ugc:
+        record = await ugc.files.upload(source)
+        events.clear()
+        first, second = await asyncio.gather(
+            ugc.files.download(record.id, dest), ugc.files.download(record.id, dest)
+        )
+    assert first == second == dest
+    (event,) = events
+    assert event.transferred == SIZE
+
+
+async def test_a_failing_transfer_hook_does_not_fail_the_transfer(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: TransferEvent) -> None:
+        raise RuntimeError("broken hook")
+
+    source = await random_file(tmp_path / "clip.mp4", 2000)
+    async with client(emulator, on_transfer=broken) as ugc:
+        record = await ugc.files.upload(source)
+        await ugc.files.download(record.id, tmp_path / "copy.mp4")
+    assert (tmp_path / "copy.mp4").read_bytes() == source.read_bytes()
+    assert caplog.text.count("on_transfer hook failed: RuntimeError") == 2
+
+
+def test_a_transfer_hook_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="on_transfer"):
+        AsyncMoveUgc("k" * 20, endpoint_url="http://127.0.0.1:1/graphql", on_transfer="log")  # type: ignore[arg-type]
+
+
+async def test_opentelemetry_span_per_transfer(
+    emulator: Emulator, tmp_path: Path, spans: tuple[TracerProvider, InMemorySpanExporter]
+) -> None:
+    provider, exporter = spans
+    source = await random_file(tmp_path / "clip.mp4", SIZE)
+    hooks = otel.hooks(provider)
+    async with client(emulator, transfer_config=PARTS, **hooks) as ugc:
+        record = await ugc.files.upload(source)
+        await ugc.files.download(record.id, tmp_path / "copy.mp4")
+        assert record.presigned_url is not None
+        with pytest.raises(StorageError):
+            await ugc.files.download(_tampered(record.presigned_url), tmp_path / "bad.mp4")
+    finished = exporter.get_finished_spans()
+    requests = [s for s in finished if s.name.startswith("graphql ")]
+    assert len(requests) == emulator.stats.graphql_requests
+    transfers = [s for s in finished if s.name.startswith("move_ugc.")]
+    assert [s.name for s in transfers] == [
+        "move_ugc.upload",
+        "move_ugc.download",
+        "move_ugc.download",
+    ]
+    up, down, bad = (dict(s.attributes or {}) for s in transfers)
+    assert all(s.kind is SpanKind.CLIENT for s in transfers)
+    assert up == {
+        "move_ugc.transfer.direction": "upload",
+        "move_ugc.file.name": "clip.mp4",
+        "move_ugc.file.size": SIZE,
+        "move_ugc.transfer.bytes": SIZE,
+        "move_ugc.transfer.resumed_bytes": 0,
+        "move_ugc.transfer.requests": 1,
+        "move_ugc.retries": 0,
+        "move_ugc.transfer.url_refreshes": 0,
+        "http.response.status_code": 200,
+        "move_ugc.request_id": up["move_ugc.request_id"],
+    }
+    assert up["move_ugc.request_id"]
+    assert (down["move_ugc.file.name"], down["move_ugc.transfer.bytes"]) == ("copy.mp4", SIZE)
+    assert down["move_ugc.transfer.requests"] == 4
+    assert down["http.response.status_code"] == 206
+    assert "error.type" not in down
+    assert transfers[1].status.status_code is StatusCode.UNSET
+    assert (bad["error.type"], bad["http.response.status_code"]) == ("StorageError", 403)
+    assert "move_ugc.file.size" not in bad
+    assert transfers[2].status.status_code is StatusCode.ERROR
+    for span in transfers:
+        assert span.start_time is not None
+        assert span.end_time is not None
+        assert span.end_time >= span.start_time
+
+
+def test_transfer_span_hook_refuses_what_is_not_a_tracer_provider() -> None:
+    with pytest.raises(ConfigurationError, match="TracerProvider"):
+        transfer_span_hook(object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="TracerProvider"):
+        otel.hooks("provider")  # type: ignore[arg-type]
+
+
+async def test_transfer_events_spans_and_logs_carry_no_secret_and_no_path(
+    emulator: Emulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aio_move_ugc")
+    provider, exporter = spans
+    seed, faults = faults_hitting({1}, kind="500", route="storage_get")
+    source = await random_file(tmp_path / "clip.mp4", SIZE)
+    events: list[TransferEvent] = []
+    span_of = transfer_span_hook(provider)
+
+    def both(event: TransferEvent) -> None:
+        events.append(event)
+        span_of(event)
+
+    urls: list[str] = []
+    async with Emulator(replace(FAST, seed=seed)) as emu:
+        async with client(emu, on_transfer=both, transfer_config=PARTS) as ugc:
+            record = await ugc.files.upload(source)
+            assert record.presigned_url is not None
+            urls.append(record.presigned_url)
+            emu.set_faults("storage_get", faults)
+            fetched = await ugc.files.retrieve(record.id)
+            assert fetched.presigned_url is not None
+            urls.append(fetched.presigned_url)
+            await ugc.files.download(fetched.presigned_url, tmp_path / "out" / "copy.mp4")
+            with pytest.raises(StorageError):
+                await ugc.files.download(_tampered(fetched.presigned_url), tmp_path / "x.mp4")
+        key = emu.api_key
+    assert [e.direction for e in events] == ["upload", "download", "download"]
+    assert events[1].retries == 1
+    secrets = ["X-Amz-Signature", "Signature=", "x-amz-security-token", key, str(tmp_path)]
+    for url in urls:
+        parts = urlsplit(url)
+        secrets += [parts.query, parts.netloc + parts.path]
+        secrets += [value for _, value in parse_qsl(parts.query) if len(value) >= 8]
+    told = "\n".join(
+        [
+            repr(events),
+            *(e.summary() for e in events),
+            repr([(s.name, dict(s.attributes or {})) for s in exporter.get_finished_spans()]),
+            caplog.text,
+        ]
+    )
+    for secret in secrets:
+        assert secret not in told, secret

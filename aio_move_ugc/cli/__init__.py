@@ -61,13 +61,37 @@ class HelpFormatter(argparse.HelpFormatter):
         return text
 
 
+VERBOSE_BELOW = "verbose_after_command"
+"""Where a subcommand's parser hands the `-v` it counted up to the parser above it."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr."""
+    """argparse, but a usage error is one line on stderr, and `-v` counts wherever it is given.
+
+    argparse parses a subcommand's arguments into a namespace of their own and copies it over
+    the one above, so a count made after the subcommand would replace the count made before
+    it. Each subcommand's parser hands its count up under `VERBOSE_BELOW` instead, and the
+    top parser adds them: `-v run -v` is `-vv`.
+    """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.subcommand_actions: list[argparse.Action] = []
+        self.is_subcommand = False
+        """Set on the parsers of subcommands (their `-v` counts go up to the top parser)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, rest = super().parse_known_args(args, namespace)
+        found = vars(parsed)
+        below = found.pop(VERBOSE_BELOW, 0)
+        if self.is_subcommand:
+            found[VERBOSE_BELOW] = below + found.pop("verbose", 0)
+        elif "verbose" in found:
+            found["verbose"] += below
+        return parsed, rest
 
     def add_subparsers(self, **kwargs: Any) -> Any:
         action = super().add_subparsers(**kwargs)
@@ -84,7 +108,9 @@ def _max_retries(text: str) -> int:
 
 def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The flags every command accepts. On subcommands (`suppress`) they have no default of
-    their own, so a flag given before the subcommand is not undone by its absence after."""
+    their own, so a flag given before the subcommand is not undone by its absence after: a
+    value given on both sides is the one after (`--json` is on when given on either), and
+    `-v` counts on both sides (`-v run -v` is `-vv`)."""
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
@@ -118,8 +144,9 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
         "--verbose",
         action="count",
         default=default(0),
-        help="log every API request to stderr (operation, status, duration, request id, "
-        "retries); -vv adds debug detail",
+        help="log every API request (operation, status, duration, request id, retries) and "
+        "every finished upload or download (bytes, duration, speed, requests) to stderr; "
+        "-vv adds debug detail; counts before and after the command add up",
     )
 
 
@@ -127,6 +154,8 @@ def _add_globals_to_subcommands(parser: argparse.ArgumentParser) -> None:
     for action in getattr(parser, "subcommand_actions", []):
         for sub in {id(p): p for p in (action.choices or {}).values()}.values():
             _add_global_flags(sub, suppress=True)
+            if isinstance(sub, _Parser):
+                sub.is_subcommand = True
             _add_globals_to_subcommands(sub)
 
 

@@ -249,6 +249,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
                 journal=out_dir / JOURNAL_NAME,
                 interval=args.interval,
                 on_stage=on_stage,
+                on_progress=lambda _, done, total: bar.upload(done, total),
             ):
                 if result.error is not None:
                     raise result.error

@@ -39,6 +39,7 @@ from .._concurrency import leaves
 from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
 from .._retry import is_transient_storage, with_fresh_urls
 from .config import Progress
+from .meter import TransferMeter
 from .storage import StorageResponse, content_range, md5_of_etag, redact_url, storage_error
 
 if TYPE_CHECKING:
@@ -198,6 +199,8 @@ class Downloader:
         self.refresh = refresh
         self.progress = progress
         self.part, self.sidecar = part_paths(dest)
+        self.meter = TransferMeter("download", dest.name, hook=ctx.on_transfer)
+        """What this download costs on the wire; told (logged, hooked) as it ends."""
         self.plan: Plan | None = None
         self._lock = anyio.Lock()
         self._done_bytes = 0
@@ -218,11 +221,25 @@ class Downloader:
 
     # ---------------------------------------------------------------- public
     async def run(self) -> Path:
+        """Download to `dest` (resuming what an earlier try left); return `dest`.
+
+        As it ends (done, failed or cancelled), the transfer is logged and its
+        `TransferEvent` handed to the client's `on_transfer` hook.
+        """
+        try:
+            await self._run()
+        except BaseException as exc:
+            self.meter.end(exc)
+            raise
+        self.meter.end(None)
+        return self.dest
+
+    async def _run(self) -> None:
         try:
             await with_fresh_urls(
                 self._attempt,
                 self.url,
-                refresh=self.refresh,
+                refresh=self._fresh_url if self.refresh is not None else None,
                 max_refreshes=self.config.max_url_refreshes,
                 what=f"the download of {self.dest.name}",
                 progress=lambda: self.plan.bytes_done if self.plan is not None else 0,
@@ -237,7 +254,12 @@ class Downloader:
             with anyio.CancelScope(shield=True):
                 await self._discard()
             raise
-        return self.dest
+
+    async def _fresh_url(self) -> str:
+        assert self.refresh is not None
+        url = await self.refresh()
+        self.meter.refreshed()
+        return url
 
     def _etag(self) -> str | None:
         return self.plan.etag if self.plan is not None else None
@@ -248,6 +270,7 @@ class Downloader:
         if self.plan is None:
             self.plan = await anyio.to_thread.run_sync(_load_plan, self.part, self.sidecar)
             if self.plan is not None:
+                self.meter.resumed = self.plan.bytes_done
                 log.info(
                     "resuming %s: %d of %d bytes on disk",
                     self.dest.name,
@@ -259,6 +282,7 @@ class Downloader:
             if self.plan is None:
                 first = await self._open_first(closing)
             assert self.plan is not None
+            self.meter.size = self.plan.size
             self._verify = md5_of_etag(self.plan.etag) is not None
             self._done_bytes = self.plan.bytes_done
             self._report()
@@ -292,6 +316,7 @@ class Downloader:
                         self.url,
                         what=self._what(),
                         headers={"Range": f"bytes=0-{self.config.part_size - 1}"},
+                        meter=self.meter,
                     )
                 )
                 await self._learn_plan(answer)
@@ -300,7 +325,10 @@ class Downloader:
             raise AssertionError("unreachable")  # pragma: no cover
 
         return await self.ctx.storage_retrier.call(
-            attempt, retryable=is_transient_storage, what=f"download of {self.dest.name}"
+            attempt,
+            retryable=is_transient_storage,
+            what=f"download of {self.dest.name}",
+            on_retry=self.meter.retried,
         )
 
     async def _learn_plan(self, answer: StorageResponse) -> None:
@@ -339,6 +367,7 @@ class Downloader:
                 if not is_transient_storage(exc) or (self._whole_in_first and not self.plan.etag):
                     raise
                 log.info("first part of %s broke (%s); fetching it again", self.dest.name, exc)
+                self.meter.retried(exc)
                 await self._fetch_part(start, end)
                 return
             await self._mark_done(start, end)
@@ -354,6 +383,7 @@ class Downloader:
             lambda: self._fetch_range(start, end),
             retryable=is_transient_storage,
             what=f"download of {self.dest.name} [{start}-{end}]",
+            on_retry=self.meter.retried,
         )
 
     async def _fetch_range(self, start: int, end: int) -> None:
@@ -362,7 +392,7 @@ class Downloader:
         if self.plan.etag:
             headers["If-Match"] = self.plan.etag
         async with self.ctx.storage.request(
-            "GET", self.url, what=self._what(), headers=headers
+            "GET", self.url, what=self._what(), headers=headers, meter=self.meter
         ) as answer:
             if answer.status == 412:
                 await answer.read()
@@ -484,6 +514,7 @@ class Downloader:
                 else:
                     await anyio.to_thread.run_sync(_write_all, fd, chunk, offset)
                 written += len(chunk)
+                self.meter.moved(len(chunk))
                 self._written[start] = written
                 self._wake.set()
                 self._done_bytes += len(chunk)
@@ -510,6 +541,7 @@ class Downloader:
 
     async def _discard(self) -> None:
         self.plan = None
+        self.meter.resumed = 0  # whatever was on disk is fetched again
         self._whole_in_first = False
         self._written.clear()
         self._digest = hashlib.md5(usedforsecurity=False)

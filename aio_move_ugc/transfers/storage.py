@@ -23,6 +23,7 @@ from .._exceptions import (
 from .._redact import redact_url
 from .._sessions import LoopSessions
 from .config import TransferConfig
+from .meter import TransferMeter
 
 __all__ = ["StorageWire", "content_range", "md5_of_etag", "redact_url", "storage_error"]
 
@@ -136,12 +137,16 @@ class StorageWire:
         headers: dict[str, str] | None = None,
         body: AsyncIterable[bytes] | None = None,
         body_failed: Callable[[], BaseException | None] | None = None,
+        meter: TransferMeter | None = None,
     ) -> AsyncIterator[StorageResponse]:
         """One request; `body_failed()` names a local failure (reading the file) that aiohttp
-        reported as a connection error, so that failure is raised instead."""
+        reported as a connection error, so that failure is raised instead. `meter` counts the
+        request and its answer's status into the transfer it belongs to."""
         error: BaseException | None = None
         raw: aiohttp.ClientResponse | None = None
         session = await self.sessions.get(what)
+        if meter is not None:
+            meter.sent()
         try:
             raw = await session.request(
                 method,
@@ -159,6 +164,9 @@ class StorageWire:
         if error is not None:
             raise error
         assert raw is not None
+        if meter is not None:
+            request_id = raw.headers.get("x-amz-request-id")
+            meter.answered(raw.status, request_id[:128] if request_id else None)
         try:
             yield StorageResponse(raw, self, what)
         finally:

@@ -22,6 +22,7 @@ import anyio
 from .._exceptions import IntegrityError, InvalidInputError
 from .._retry import create_with_lookup, is_transient_storage, with_fresh_urls
 from .config import Progress
+from .meter import TransferMeter
 from .storage import S3_SINGLE_PUT_LIMIT, md5_of_etag, redact_url, storage_error
 
 if TYPE_CHECKING:
@@ -98,8 +99,10 @@ class FileBody:
         chunk_size: int,
         *,
         progress: Progress | None = None,
+        meter: TransferMeter | None = None,
     ) -> None:
         self._raw = raw
+        self._meter = meter
         self._name = name
         self.length = length
         self._chunk_size = chunk_size
@@ -143,6 +146,8 @@ class FileBody:
             raise self.error
         self._read_ahead()
         self.sent += len(chunk)
+        if self._meter is not None:
+            self._meter.moved(len(chunk))
         if self._progress is not None:
             self._progress(self.sent, self.length)
         return chunk
@@ -155,15 +160,24 @@ class FileBody:
 
 
 async def put_file(
-    ctx: ClientContext, path: Path, size: int, url: str, *, progress: Progress | None = None
+    ctx: ClientContext,
+    path: Path,
+    size: int,
+    url: str,
+    *,
+    progress: Progress | None = None,
+    meter: TransferMeter | None = None,
 ) -> str:
-    """PUT the whole file to `url` once; return the MD5 the storage's ETag confirmed."""
+    """PUT the whole file to `url` once; return the MD5 the storage's ETag confirmed. `meter`
+    counts the request and the bytes sent."""
     where = redact_url(url)
     what = f"upload of {path.name} to {where}"
     # The open runs to completion even when cancelled, so no file object is dropped unclosed.
     raw = await anyio.to_thread.run_sync(open, path, "rb")
     try:
-        body = FileBody(raw, path.name, size, ctx.transfer_config.chunk_size, progress=progress)
+        body = FileBody(
+            raw, path.name, size, ctx.transfer_config.chunk_size, progress=progress, meter=meter
+        )
         try:
             async with ctx.storage.request(
                 "PUT",
@@ -172,6 +186,7 @@ async def put_file(
                 headers={"Content-Length": str(size)},
                 body=body,
                 body_failed=lambda: body.error,
+                meter=meter,
             ) as answer:
                 reply = await answer.read()
                 # S3 answers 200; stores that speak WebDAV answer 201 or 204.
@@ -203,22 +218,43 @@ async def upload_file(
     progress: Progress | None = None,
 ) -> str:
     """Upload `path` to `url`: transient failures re-stream from the start, an expired URL is
-    replaced by `refresh()`. Returns the verified hex MD5."""
+    replaced by `refresh()`. Returns the verified hex MD5.
+
+    As it ends (done, failed or cancelled), the transfer is logged and its `TransferEvent`
+    handed to the client's `on_transfer` hook.
+    """
+    meter = TransferMeter("upload", path.name, size=size, hook=ctx.on_transfer)
 
     async def to(current: str) -> str:
         return await ctx.storage_retrier.call(
-            lambda: put_file(ctx, path, size, current, progress=progress),
+            lambda: put_file(ctx, path, size, current, progress=progress, meter=meter),
             retryable=is_transient_storage,
             what=f"upload of {path.name}",
+            on_retry=meter.retried,
         )
 
-    return await with_fresh_urls(
-        to,
-        url,
-        refresh=refresh,
-        max_refreshes=ctx.transfer_config.max_url_refreshes,
-        what=f"the upload of {path.name}",
-    )
+    fresh: Callable[[], Awaitable[str]] | None = None
+    if refresh is not None:
+        ask = refresh
+
+        async def fresh() -> str:
+            url = await ask()
+            meter.refreshed()
+            return url
+
+    try:
+        md5 = await with_fresh_urls(
+            to,
+            url,
+            refresh=fresh,
+            max_refreshes=ctx.transfer_config.max_url_refreshes,
+            what=f"the upload of {path.name}",
+        )
+    except BaseException as exc:
+        meter.end(exc)
+        raise
+    meter.end(None)
+    return md5
 
 
 async def upload_new_file(

@@ -224,3 +224,52 @@ async def test_polling_that_keeps_failing_gives_up_and_a_rerun_resumes(
     assert {r.job_id for r in second} == {r.job_id for r in first}
     assert emulator.stats.operations["CreateSingleCamJob"] == creates == len(videos)
     await assert_outputs_match(emulator, second)
+
+
+async def test_on_progress_tells_the_bytes_of_each_upload(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    size = 3 * (1 << 20) + 100
+    videos = make_videos(tmp_path / "videos", 2, size=size)
+    seen: dict[Path, list[tuple[int, int]]] = {}
+    timeline: list[tuple[Path, str]] = []
+
+    def on_progress(item: BulkItem, done: int, total: int) -> None:
+        seen.setdefault(item.path, []).append((done, total))
+        timeline.append((item.path, "bytes"))
+
+    async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
+        results = await run_bulk(
+            ugc,
+            list(videos),
+            tmp_path / "out",
+            on_progress=on_progress,
+            on_stage=lambda item, stage: timeline.append((item.path, stage)),
+        )
+        assert all(r.ok for r in results)
+        # Each upload told its bytes as they went, chunk by chunk (1 MiB), up to the whole.
+        assert set(seen) == set(videos)
+        for reports in seen.values():
+            assert [done for done, _ in reports] == [1 << 20, 2 << 20, 3 << 20, size]
+            assert {total for _, total in reports} == {size}
+        # ... and all of them before the input was "uploaded".
+        for video in videos:
+            mine = [what for path, what in timeline if path == video]
+            assert mine[: mine.index("uploaded") + 1] == ["bytes"] * 4 + ["uploaded"]
+        # A rerun finds everything done: nothing is uploaded, nothing is told.
+        seen.clear()
+        again = await run_bulk(ugc, list(videos), tmp_path / "out", on_progress=on_progress)
+    assert all(r.skipped for r in again)
+    assert seen == {}
+
+
+async def test_on_progress_and_on_stage_must_be_callable(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    videos = make_videos(tmp_path / "videos", 1)
+    async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
+        for name in ("on_progress", "on_stage"):
+            with pytest.raises(InvalidInputError, match=name):
+                await run_bulk(ugc, list(videos), tmp_path / "out", **{name: "print"})
+    assert emulator.stats.graphql_requests == 0
+    assert not (tmp_path / "out").exists()

@@ -58,6 +58,7 @@ def cases(work: Path, emu: Emulator, jobs: list[str]) -> dict[str, list[str]]:
         "both sides": ["--json", "watch", jobs[0], "--until", "terminal", "--max-retries", "0"],
         "-v": ["jobs", "list", "-v", "--limit", "1"],
         "-vv": ["-vv", "jobs", "list", "--limit", "1"],
+        "-v both sides": ["-v", "jobs", "list", "-v", "--limit", "1"],
         "404": ["--endpoint-url", emu.url + "/", "--max-retries", "0", "jobs", "list"],
         "max retries too many": ["--max-retries", "99", "jobs", "list"],
         "max retries negative": ["jobs", "list", "--max-retries", "-1"],
@@ -134,6 +135,50 @@ def test_verbose_logs_each_request_without_the_key(outcomes: Outcomes) -> None:
     assert "DEBUG aio_move_ugc.transport: sending ListJobs" in debug.stderr
     for outcome in (info, debug):
         assert str(facts["key"]) not in outcome.stderr + outcome.stdout
+
+
+def test_v_before_and_after_the_command_add_up(outcomes: Outcomes) -> None:
+    outcome = outcomes[0]["-v both sides"]
+    assert outcome.code == 0, outcome
+    assert "DEBUG aio_move_ugc.transport: sending ListJobs" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "verbose"),
+    [
+        (["jobs", "list"], 0),
+        (["-v", "jobs", "list"], 1),
+        (["jobs", "list", "-v"], 1),
+        (["-v", "jobs", "list", "-v"], 2),
+        (["-v", "jobs", "-v", "list", "-v"], 3),
+        (["--verbose", "run", "a.mp4", "-o", "out", "-vv"], 3),
+        (["-vv", "bulk", "clips", "-o", "out", "--verbose"], 3),
+    ],
+)
+def test_v_counts_on_both_sides_of_the_command(args: list[str], verbose: int) -> None:
+    parsed = build_parser().parse_args(args)
+    assert parsed.verbose == verbose
+    assert sorted(k for k in vars(parsed) if "verbose" in k) == ["verbose"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--max-retries", "2", "jobs", "list"], {"max_retries": 2}),
+        (["--max-retries", "2", "jobs", "list", "--max-retries", "5"], {"max_retries": 5}),
+        (["jobs", "list"], {"max_retries": 3, "json": False, "api_key": None}),
+        (["--json", "jobs", "list"], {"json": True}),
+        (["jobs", "list", "--json"], {"json": True}),
+        (["--api-key", "before-key", "jobs", "list"], {"api_key": "before-key"}),
+        (["--api-key", "a-key", "jobs", "list", "--api-key", "b-key"], {"api_key": "b-key"}),
+        (["--endpoint-url", "http://a/graphql", "jobs", "-v", "list"], {"verbose": 1}),
+    ],
+)
+def test_other_global_flags_take_the_value_given_last(
+    args: list[str], expected: dict[str, object]
+) -> None:
+    parsed = vars(build_parser().parse_args(args))
+    assert {k: parsed[k] for k in expected} == expected
 
 
 def test_an_endpoint_that_answers_404_gets_a_hint(outcomes: Outcomes) -> None:

@@ -1,6 +1,6 @@
 """The command line on a terminal, as a person sees it: commands run in a pseudo-terminal of 80
-columns, and the text they draw is checked — progress bars with percentages, tables that keep
-every id whole, a summary at the end."""
+columns, and the text they draw is checked — progress bars with percentages, the live speed of
+an upload, tables that keep every id whole, a summary at the end."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ from tests.conftest import FAST
 
 COLUMNS = 80
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-B]|\x1b[=>78]")
+MIB = 1 << 20
+UPLOAD_FRAME = re.compile(
+    r"\b(\d+)% +(\d+\.\d MiB)/4\.0 MiB +([\d.]+ [KMG]?i?B/s|\?/s) +upload big\.mp4"
+)
+"""A frame of `run`'s bar during the upload: percentage, bytes sent of 4 MiB, live speed."""
 JOB_ID = re.compile(r"job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -34,8 +39,25 @@ def screen_text(raw: bytes) -> str:
     return "\n".join(line.split("\r")[-1] for line in text.replace("\r\n", "\n").split("\n"))
 
 
+def every_frame(raw: bytes) -> list[str]:
+    """Every line as it was drawn, each redraw of a line included: what a person watching the
+    terminal saw go by."""
+    text = ESCAPES.sub("", raw.decode("utf-8", "replace"))
+    return [line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line]
+
+
 async def run_in_terminal(args: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run the command with a pseudo-terminal of COLUMNS x 24 as stdin, stdout and stderr."""
+    """Run the command with a pseudo-terminal of COLUMNS x 24 as stdin, stdout and stderr;
+    its exit code and its screen (`screen_text`)."""
+    code, raw = await run_in_terminal_raw(args, cwd=cwd, env=env)
+    return code, screen_text(raw)
+
+
+async def run_in_terminal_raw(
+    args: list[str], *, cwd: Path, env: dict[str, str]
+) -> tuple[int, bytes]:
+    """Run the command with a pseudo-terminal of COLUMNS x 24 as stdin, stdout and stderr;
+    its exit code and every byte it wrote there."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, COLUMNS, 0, 0))
     env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
@@ -74,12 +96,18 @@ async def run_in_terminal(args: list[str], *, cwd: Path, env: dict[str, str]) ->
     finally:
         loop.remove_reader(main)
         os.close(main)
-    return code, screen_text(b"".join(chunks))
+    return code, b"".join(chunks)
+
+
+BIG = 4 * MIB
+"""The video `run` uploads: four chunks of the default transfer settings, so the bar is drawn
+at 25, 50, 75 and 100% of it (it redraws whenever the whole percentage changes)."""
 
 
 async def scenario(work: Path) -> dict[str, Any]:
     videos = make_videos(work / "clips", 3)
     (work / "clips" / "README.txt").write_text("notes")
+    big = make_videos(work / "big", 1, size=BIG)[0].rename(work / "big" / "big.mp4")
     async with Emulator(FAST) as emu:
         env = clean_env(**emu.environment())
         async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url) as ugc:
@@ -90,8 +118,8 @@ async def scenario(work: Path) -> dict[str, Any]:
             job = await ugc.jobs.create_singlecam(take.id, outputs=[OutputType.MAIN_FBX])
         bulk, run, watch = await asyncio.gather(
             run_in_terminal(["bulk", "clips", "-o", "out", "--interval", "0.1"], cwd=work, env=env),
-            run_in_terminal(
-                ["run", str(videos[1]), "-o", "one", "--interval", "0.1"], cwd=work, env=env
+            run_in_terminal_raw(
+                ["run", str(big), "-o", "one", "--interval", "0.1"], cwd=work, env=env
             ),
             run_in_terminal(["watch", job.id, "--interval", "0.05"], cwd=work, env=env),
         )
@@ -117,11 +145,23 @@ def test_bulk_run_and_watch_on_an_80_column_terminal(tmp_path: Path) -> None:
     assert "…" not in summary
     assert "Traceback" not in screen
 
-    code, screen = seen["run"]
+    code, raw = seen["run"]
+    screen = screen_text(raw)
     assert code == 0, screen
-    # One bar with its percentage, the upload's speed, then the outputs table.
+    # While uploading, the bar shows the upload: its percentage, the bytes sent and the live
+    # speed. It is redrawn at once at 25, 50, 75 and 100%; from the second sample (50%) on,
+    # the speed is known.
+    uploading = {
+        match.groups()
+        for frame in every_frame(raw)
+        if (match := UPLOAD_FRAME.search(frame)) is not None
+    }
+    assert ("25", "1.0 MiB") in {(percent, sent) for percent, sent, _ in uploading}, uploading
+    assert [speed for percent, sent, speed in uploading if (percent, sent) == ("50", "2.0 MiB")]
+    assert all(speed.endswith("B/s") for percent, _, speed in uploading if int(percent) >= 50)
+    # Then the step bar with its percentage, the upload's average speed, the outputs table.
     assert "100%" in screen, screen
-    assert re.search(r"uploaded take-001\.mp4: 8\.0 KiB at [\d.]+ [KMG]?i?B/s", screen), screen
+    assert re.search(r"uploaded big\.mp4: 4\.0 MiB at [\d.]+ [KMG]?i?B/s", screen), screen
     ids = JOB_ID.findall(screen)
     assert ids, screen
     assert f"outputs of {ids[-1]}" in screen
