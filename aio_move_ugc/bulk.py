@@ -32,7 +32,7 @@ from . import _validation as check
 from ._exceptions import ConfigurationError, InvalidInputError, JobFailedError, MoveUgcError
 from ._retry import create_with_lookup
 from .transfers.outputs import OutputKey, download_outputs, output_key, requested_outputs
-from .transfers.upload import check_upload_source, md5_of_file
+from .transfers.upload import check_upload_source, md5_of_file, upload_new_file
 from .types._enums import OutputType, SourceFormat
 from .types._models import File, Job, SourceIn, Take
 from .watch import JobWaiter, PollPolicy
@@ -106,11 +106,20 @@ class BulkResult:
 def content_identity(path: Path) -> str:
     """The identity of a video: the SHA-256 of every byte (two videos that differ anywhere,
     even only in the middle, are two inputs)."""
-    digest = hashlib.sha256()
+    return fingerprint(path)[0]
+
+
+def fingerprint(path: Path) -> tuple[str, str]:
+    """The content identity (SHA-256) and the MD5 of a video, both from one read of its bytes
+    (blocking: run it in a thread). The MD5 is what the storage's ETag must show once the
+    video is uploaded, so the upload need not hash the bytes again."""
+    identity = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+            identity.update(chunk)
+            md5.update(chunk)
+    return identity.hexdigest(), md5.hexdigest()
 
 
 class Journal:
@@ -204,10 +213,14 @@ class Bulk:
     ) -> AsyncIterator[BulkResult]:
         """Yield a `BulkResult` per input as each finishes (in completion order).
 
-        `concurrency` bounds the inputs being uploaded and created at once; downloads share
-        the client's transfer limit. `journal` (default `<dest>/.move-ugc-journal.jsonl`)
-        makes the run resumable; inputs a previous run finished are yielded as `skipped`, and
-        so is an input whose content is identical to one already processed in this run.
+        `concurrency` bounds the inputs being uploaded at once and, apart from them, the inputs
+        whose take and job are being created (an upload slot is not held while the API answers);
+        inputs are read and hashed for their identity in order, a few at a time, ahead of their
+        uploads. Downloads share the client's transfer limit.
+
+        `journal` (default `<dest>/.move-ugc-journal.jsonl`) makes the run resumable; inputs a
+        previous run finished are yielded as `skipped`, and so is an input whose content is
+        identical to one already processed in this run.
         Jobs that failed in a previous run are re-run only with `retry_failed=True`.
         `on_stage(item, stage)` is called as each input passes one of `STAGES`, and
         `on_progress(item, done, total)` as the bytes of its upload go out (`done` of `total`
@@ -249,6 +262,8 @@ class Bulk:
             journal_file,
             waiter,
             anyio.CapacityLimiter(concurrency),
+            anyio.CapacityLimiter(concurrency),
+            anyio.CapacityLimiter(min(concurrency, os.cpu_count() or 1)),
             dest_dir,
             retry_failed,
             on_stage,
@@ -305,6 +320,13 @@ class _Runner:
     journal: Journal
     waiter: JobWaiter
     limiter: anyio.CapacityLimiter
+    """Inputs being uploaded at once."""
+    creating: anyio.CapacityLimiter
+    """Inputs whose take and job are being created at once."""
+    hashing: anyio.CapacityLimiter
+    """Inputs being read for their identity at once: no more than the CPUs that hash them, so
+    the first inputs are ready to upload early instead of all at the end (waiters are served
+    in the order they came, which is the order of the inputs)."""
     dest: Path
     retry_failed: bool
     on_stage: Callable[[BulkItem, str], object] | None
@@ -341,26 +363,36 @@ class _Runner:
 
     async def _process(self, item: BulkItem, result: BulkResult) -> None:
         path, size, file_type = check_upload_source(item.path, None)
-        key = await self._identity(path, size)
+        key, md5 = await self._identity(path, size)
         result.key = key
         async with self._busy.setdefault(key, anyio.Lock()):
-            await self._process_input(item, result, path, size, file_type, key)
+            await self._process_input(item, result, path, size, file_type, key, md5)
 
-    async def _identity(self, path: Path, size: int) -> str:
-        """The content identity of `path`, from the journal when this very file (same path,
-        size and modification time) was hashed by an earlier run."""
-        info = await anyio.Path(path).stat()
-        source = (str(await anyio.Path(path).absolute()), size, info.st_mtime_ns)
-        known = self.journal.identities.get(source)
-        if known is not None:
-            return known
-        key = await anyio.to_thread.run_sync(content_identity, path)
+    async def _identity(self, path: Path, size: int) -> tuple[str, str | None]:
+        """The content identity of `path` and its MD5, from the journal when this very file
+        (same path, size and modification time) was hashed by an earlier run (the MD5 is
+        None when that run did not record it)."""
+        async with self.hashing:
+            info = await anyio.Path(path).stat()
+            source = (str(await anyio.Path(path).absolute()), size, info.st_mtime_ns)
+            known = self.journal.identities.get(source)
+            if known is not None:
+                md5 = self.journal.get(known).get("md5")
+                return known, md5 if isinstance(md5, str) else None
+            key, md5 = await anyio.to_thread.run_sync(fingerprint, path)
         self.journal.identities[source] = key
-        await self.journal.record(key, source=list(source))
-        return key
+        await self.journal.record(key, source=list(source), md5=md5)
+        return key, md5
 
     async def _process_input(
-        self, item: BulkItem, result: BulkResult, path: Path, size: int, file_type: str, key: str
+        self,
+        item: BulkItem,
+        result: BulkResult,
+        path: Path,
+        size: int,
+        file_type: str,
+        key: str,
+        md5: str | None,
     ) -> None:
         done = self.journal.get(key)
         if done.get("downloaded"):
@@ -380,13 +412,14 @@ class _Runner:
         async with self.limiter:
             file_id = done.get("file_id")
             if not file_id and done.get("uploading"):
-                file_id = await self._uploaded_before(done["uploading"], path, size)
+                file_id = await self._uploaded_before(done["uploading"], path, size, md5)
                 if file_id:
                     await self.journal.record(key, file_id=file_id, path=str(path))
             if not file_id:
-                file_id = await self._upload(item, key, path, file_type)
+                file_id = await self._upload(item, key, path, size, file_type, md5)
             result.file_id = file_id
             self._stage(item, "uploaded")
+        async with self.creating:
             take_id = await self._take(item, key, file_id, file_type)
             result.take_id = take_id
             job_id = await self._job(item, key, take_id)
@@ -405,7 +438,9 @@ class _Runner:
         await self.journal.record(key, downloaded={k.value: str(p) for k, p in paths.items()})
         self._stage(item, "downloaded")
 
-    async def _upload(self, item: BulkItem, key: str, path: Path, file_type: str) -> str:
+    async def _upload(
+        self, item: BulkItem, key: str, path: Path, size: int, file_type: str, md5: str | None
+    ) -> str:
         async def journal_record(file: File) -> None:
             await self.journal.record(key, uploading=file.id)
 
@@ -416,13 +451,23 @@ class _Runner:
             def progress(done: int, total: int) -> None:
                 on_progress(item, done, total)
 
-        file = await self.files.upload(
-            path, type=file_type, on_record=journal_record, progress=progress
+        # As `files.upload` does, with the MD5 read along with the identity: the bytes are
+        # not hashed a second time on their way out, and the ETag is checked against it.
+        file = await upload_new_file(
+            self.ctx,
+            path,
+            size,
+            create=lambda: self.files.create(file_type),
+            on_record=journal_record,
+            md5=md5,
+            progress=progress,
         )
         await self.journal.record(key, file_id=file.id, path=str(path))
         return file.id
 
-    async def _uploaded_before(self, file_id: str, path: Path, size: int) -> str | None:
+    async def _uploaded_before(
+        self, file_id: str, path: Path, size: int, md5: str | None
+    ) -> str | None:
         """`file_id` when a run killed between its PUT and its journal record had in fact
         stored this very video there (same size and MD5), else None."""
         try:
@@ -432,7 +477,7 @@ class _Runner:
             return None
         if found is None or found[0] != size or found[1] is None:
             return None
-        local_md5 = await anyio.to_thread.run_sync(md5_of_file, path)
+        local_md5 = md5 or await anyio.to_thread.run_sync(md5_of_file, path)
         return file_id if found[1] == local_md5 else None
 
     def _marker(self, item: BulkItem, key: str) -> dict[str, Any]:

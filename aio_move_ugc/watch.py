@@ -10,7 +10,9 @@ through `Poller`, so they share one behaviour:
 - **Pacing**: the pause between rounds grows with the time since the last state change
   (`PollPolicy.growth` of it, from `interval` up to `max_interval`); progress never resets
   it, a state change does (a job has few). With a rate budget, polling takes at most half
-  of its sustained rate; after throttling, the pause is the longest.
+  of its sustained rate; after throttling, the pause is the longest. A pause runs from the
+  start of one round to the start of the next (after a failed round: from its end), so a slow
+  answer does not delay every later look by its own duration.
 - **Readiness**: a FINISHED job is ready when every output it was asked for (or, when that
   is unknown, its defaults) is listed with a download URL — not when every listed output has
   one, since outputs may be listed one by one. A finished job whose outputs are not all ready
@@ -168,6 +170,7 @@ class Poller(Generic[T]):
         self.failures = 0
         self._throttled = False
         self.rounds = 0
+        self._round_started: float | None = None
 
     def batches(self, ids: Sequence[str]) -> list[list[str]]:
         return [list(ids[i : i + self.batch_size]) for i in range(0, len(ids), self.batch_size)]
@@ -179,6 +182,7 @@ class Poller(Generic[T]):
         found: list[tuple[str, T]] = []
         missing: list[str] = []
         self.rounds += 1
+        self._round_started = self._ctx.clock.now()
         for batch in self.batches(ids):
             try:
                 if deadline is None:
@@ -189,6 +193,7 @@ class Poller(Generic[T]):
             except MoveUgcError as exc:
                 self.failures += 1
                 self._throttled = isinstance(exc, RateLimitError)
+                self._round_started = None  # after a failure, the whole pause from now
                 if not is_transient_api(exc) or self.failures >= self.policy.max_failures:
                     raise
                 log.warning(
@@ -217,6 +222,12 @@ class Poller(Generic[T]):
         return delay
 
     async def sleep(self, seconds: float, deadline: Deadline | None = None) -> None:
+        """Wait until `seconds` after the start of the last round: a pause runs from one
+        round's start to the next, so the time an answer takes does not make every look that
+        much later (nor the requests any more frequent than one per pause). After a failed
+        round, the whole pause runs from now."""
+        if self._round_started is not None:
+            seconds -= self._ctx.clock.now() - self._round_started
         if deadline is not None:
             seconds = min(seconds, deadline.remaining())
         await self._ctx.clock.sleep(max(0.0, seconds))

@@ -32,6 +32,7 @@ from aio_move_ugc import (
     SourceIn,
 )
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+from aio_move_ugc.watch import Poller
 
 from .conftest import FAST
 
@@ -42,11 +43,17 @@ MAX_FAILURES = PollPolicy().max_failures
 @dataclass
 class EmulatorClock:
     """The client's clock made of the emulator's: sleeping moves the server's time, and
-    `between_rounds` hooks run at each sleep (a test's way to act between polling rounds)."""
+    `between_rounds` hooks run at each sleep (a test's way to act between polling rounds).
+
+    `sleeps` are the waits asked for; `gaps` the emulated time from the end of one wait to the
+    end of the next, i.e. from one round's start to the next's (a pause includes the time the
+    round itself took)."""
 
     emu: Emulator
     sleeps: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
     between_rounds: list[Callable[[int], None]] = field(default_factory=list)
+    _woke: float | None = None
 
     def now(self) -> float:
         return self.emu.clock.monotonic()
@@ -54,6 +61,10 @@ class EmulatorClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.emu.advance(seconds)
+        woke = self.now()
+        if self._woke is not None:
+            self.gaps.append(woke - self._woke)
+        self._woke = woke
         for hook in self.between_rounds:
             hook(len(self.sleeps))
         await anyio.lowlevel.checkpoint()
@@ -242,7 +253,8 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
     assert polls <= 30, polls
     assert sum(clock.sleeps) >= 610, "the job took its ten minutes of emulated time"
     # Progress changed at every poll, yet the pause kept growing to its ceiling.
-    assert max(clock.sleeps) == PollPolicy().max_interval
+    assert math.isclose(max(clock.gaps), PollPolicy().max_interval, abs_tol=0.01)
+    assert max(clock.sleeps) <= PollPolicy().max_interval
 
 
 async def test_a_stated_plan_paces_polling_to_half_its_rate(tmp_path: Path) -> None:
@@ -254,6 +266,59 @@ async def test_a_stated_plan_paces_polling_to_half_its_rate(tmp_path: Path) -> N
             job_id = await _job(Env(emu, ugc, clock, tmp_path))
             await ugc.jobs.wait(job_id)
 
-    # 100 requests an hour leave polling one request every 72 s.
-    assert min(clock.sleeps) >= 2 * 3600 / 100
-    assert math.isclose(min(clock.sleeps), 72.0)
+    # 100 requests an hour leave polling one request every 72 s (round start to round start).
+    assert min(clock.gaps) >= 2 * 3600 / 100
+    assert math.isclose(min(clock.gaps), 72.0, abs_tol=0.01)
+
+
+class SlowAnswers:
+    """Clock and context of one `Poller` whose every answer takes `answer_time` seconds of
+    that clock; `failing` makes the answers transient errors."""
+
+    def __init__(self, answer_time: float) -> None:
+        self.answer_time = answer_time
+        self.time = 0.0
+        self.sleeps: list[float] = []
+        self.starts: list[float] = []
+        self.failing = False
+        self.clock = self
+        self.rate_budget = None
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+        await anyio.lowlevel.checkpoint()
+
+    async def fetch(
+        self, _ctx: object, batch: list[str]
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        self.starts.append(self.time)
+        self.time += self.answer_time
+        if self.failing:
+            raise APIStatusError("busy", status=503)
+        return [(item, item) for item in batch], []
+
+
+async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
+    env = SlowAnswers(answer_time=0.4)
+    poller = Poller(env, PollPolicy(interval=1.0, max_interval=4.0), env.fetch)  # type: ignore[arg-type]
+    for _ in range(3):
+        assert await poller.round(["a", "b"]) is not None
+        await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    assert await poller.round(["a"]) is not None
+    # A slow answer does not push every later look back by its own duration...
+    assert [round(b - a, 6) for a, b in zip(env.starts, env.starts[1:], strict=False)] == [1.0] * 3
+    assert [round(s, 6) for s in env.sleeps] == [0.6] * 3
+    # ...and after a failed round, the whole pause runs from its end.
+    env.failing = True
+    assert await poller.round(["a"]) is None
+    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    assert env.sleeps[-1] == 1.0
+    # An answer slower than the pause: the next round starts at once, never before it ends.
+    env.failing, env.answer_time = False, 1.5
+    assert await poller.round(["a"]) is not None
+    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    assert env.sleeps[-1] == 0.0

@@ -100,6 +100,7 @@ class FileBody:
         *,
         progress: Progress | None = None,
         meter: TransferMeter | None = None,
+        hashing: bool = True,
     ) -> None:
         self._raw = raw
         self._meter = meter
@@ -107,7 +108,9 @@ class FileBody:
         self.length = length
         self._chunk_size = chunk_size
         self._progress = progress
+        self._hashing = hashing
         self.digest = hashlib.md5(usedforsecurity=False)
+        """The MD5 of what was read (when `hashing`)."""
         self.sent = 0
         self._asked = 0
         self.error: BaseException | None = None
@@ -116,7 +119,8 @@ class FileBody:
     def _read(self, size: int) -> bytes:
         # Reads never overlap (the next starts after this one is awaited): file order holds.
         chunk = self._raw.read(size)
-        self.digest.update(chunk)
+        if self._hashing:
+            self.digest.update(chunk)
         return chunk
 
     def _read_ahead(self) -> None:
@@ -167,16 +171,27 @@ async def put_file(
     *,
     progress: Progress | None = None,
     meter: TransferMeter | None = None,
+    md5: str | None = None,
 ) -> str:
     """PUT the whole file to `url` once; return the MD5 the storage's ETag confirmed. `meter`
-    counts the request and the bytes sent."""
+    counts the request and the bytes sent.
+
+    `md5` is the hex MD5 of the file when the caller has read it already: the bytes are then
+    not hashed again on their way out, and the ETag must match it (so a file that changed
+    since it was hashed fails the upload instead of being stored as something else)."""
     where = redact_url(url)
     what = f"upload of {path.name} to {where}"
     # The open runs to completion even when cancelled, so no file object is dropped unclosed.
     raw = await anyio.to_thread.run_sync(open, path, "rb")
     try:
         body = FileBody(
-            raw, path.name, size, ctx.transfer_config.chunk_size, progress=progress, meter=meter
+            raw,
+            path.name,
+            size,
+            ctx.transfer_config.chunk_size,
+            progress=progress,
+            meter=meter,
+            hashing=md5 is None,
         )
         try:
             async with ctx.storage.request(
@@ -197,14 +212,15 @@ async def put_file(
             await body.aclose()
     finally:
         raw.close()  # at once: an await here would not run inside a cancelled scope
-    expected = body.digest.hexdigest()
+    expected = body.digest.hexdigest() if md5 is None else md5.lower()
     if body.sent != size:
         raise IntegrityError(f"sent {body.sent} bytes of {size} to {where}")
     got = md5_of_etag(etag)
     if got is None:
         raise IntegrityError(f"storage answered without an MD5 ETag for {where}")
     if got != expected:
-        raise IntegrityError(f"ETag {got} does not match the MD5 {expected} of what was sent")
+        what_md5 = "what was sent" if md5 is None else f"{path.name} (did it change?)"
+        raise IntegrityError(f"ETag {got} does not match the MD5 {expected} of {what_md5}")
     return got
 
 
@@ -216,9 +232,10 @@ async def upload_file(
     *,
     refresh: Callable[[], Awaitable[str]] | None,
     progress: Progress | None = None,
+    md5: str | None = None,
 ) -> str:
     """Upload `path` to `url`: transient failures re-stream from the start, an expired URL is
-    replaced by `refresh()`. Returns the verified hex MD5.
+    replaced by `refresh()`. Returns the verified hex MD5 (`md5`, when known: see `put_file`).
 
     As it ends (done, failed or cancelled), the transfer is logged and its `TransferEvent`
     handed to the client's `on_transfer` hook.
@@ -227,7 +244,7 @@ async def upload_file(
 
     async def to(current: str) -> str:
         return await ctx.storage_retrier.call(
-            lambda: put_file(ctx, path, size, current, progress=progress, meter=meter),
+            lambda: put_file(ctx, path, size, current, progress=progress, meter=meter, md5=md5),
             retryable=is_transient_storage,
             what=f"upload of {path.name}",
             on_retry=meter.retried,
@@ -243,7 +260,7 @@ async def upload_file(
             return url
 
     try:
-        md5 = await with_fresh_urls(
+        verified = await with_fresh_urls(
             to,
             url,
             refresh=fresh,
@@ -254,7 +271,7 @@ async def upload_file(
         meter.end(exc)
         raise
     meter.end(None)
-    return md5
+    return verified
 
 
 async def upload_new_file(
@@ -265,12 +282,13 @@ async def upload_new_file(
     create: Callable[[], Awaitable[File]],
     on_record: Callable[[File], Awaitable[object]] | None = None,
     progress: Progress | None = None,
+    md5: str | None = None,
 ) -> File:
     """Create a file record with `create()` and stream `path` to its presigned URL.
 
     When the URL expires, a new record is created and the bytes go there; `on_record(file)` is
     awaited with each record before bytes are sent to it (to journal it). Returns the record
-    whose URL received the bytes.
+    whose URL received the bytes. `md5`: the file's MD5 when already known (see `put_file`).
     """
 
     async def new_record() -> File:
@@ -292,6 +310,12 @@ async def upload_new_file(
             return str(record.presigned_url)
 
         await upload_file(
-            ctx, path, size, str(record.presigned_url), refresh=refresh, progress=progress
+            ctx,
+            path,
+            size,
+            str(record.presigned_url),
+            refresh=refresh,
+            progress=progress,
+            md5=md5,
         )
     return record
