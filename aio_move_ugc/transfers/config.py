@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import _validation as check
-from .._exceptions import ConfigurationError
 from .._retry import RetryPolicy
 
 Progress = Callable[[int, int], object]
@@ -19,16 +18,19 @@ MiB = 1 << 20
 class TransferConfig:
     """Knobs of presigned-URL transfers; bad values raise `ConfigurationError` at once.
 
-    The defaults were measured on loopback: 1 MiB chunks with a large read buffer move bytes
-    about 2.5 times faster than 64 KiB chunks.
+    The defaults were measured on loopback (512 MiB from nginx, one stream, medians of five):
+    2 MiB chunks with a large read buffer move bytes about 2.5 times faster than 64 KiB chunks,
+    1.2 times faster than 1 MiB chunks (downloads; uploads, bound by their MD5, 1.05 times),
+    and no slower than 4 MiB chunks.
     """
 
-    chunk_size: int = 1 * MiB
+    chunk_size: int = 2 * MiB
     """Bytes read from or written to disk (and the socket) at a time."""
     read_bufsize: int = 4 * MiB
     """aiohttp's read buffer for storage responses."""
     part_size: int = 16 * MiB
-    """Size of the ranged parts of a download; objects up to this size arrive in one stream."""
+    """Size of the ranged parts of a download; objects up to this size arrive in one stream.
+    May be smaller than `chunk_size`: a read never goes past the end of its part."""
     parts_in_flight: int = 4
     """Ranged parts of one download fetched at once."""
     max_concurrent_transfers: int = 8
@@ -54,8 +56,6 @@ class TransferConfig:
         check.count(self.chunk_size, "chunk_size", minimum=1024)
         check.count(self.read_bufsize, "read_bufsize", minimum=1024)
         check.count(self.part_size, "part_size", minimum=1024)
-        if self.part_size < self.chunk_size:
-            raise ConfigurationError("part_size must be at least chunk_size")
         check.count(self.parts_in_flight, "parts_in_flight", minimum=1)
         check.count(self.max_concurrent_transfers, "max_concurrent_transfers", minimum=1)
         check.seconds(self.connect_timeout, "connect_timeout")
