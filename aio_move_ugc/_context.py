@@ -8,6 +8,7 @@ the client is reachable from them, and the context imports none of them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -76,10 +77,18 @@ class ClientContext:
         await self.storage.aclose()
 
     # ------------------------------------------------------------ requests
-    async def execute(self, op: Operation, variables: dict[str, Any] | None = None) -> Any:
-        """Send one GraphQL operation (retried, budgeted) and return its data."""
+    async def execute(
+        self,
+        op: Operation,
+        variables: dict[str, Any] | None = None,
+        *,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        """Send one GraphQL operation (retried, budgeted) and return its data; `decode(raw)`
+        may read a clean answer straight from its bytes (its result is returned when not
+        None)."""
         self.ensure_open()
-        return await self.transport.execute(op, variables)
+        return await self.transport.execute(op, variables, decode=decode)
 
     async def execute_named(self, name: str, variables: dict[str, Any] | None = None) -> Any:
         return await self.execute(operation(name), variables)

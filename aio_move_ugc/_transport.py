@@ -85,6 +85,13 @@ def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
     return f"look for a {kind}{named} with {listing} (newest first) before creating it again"
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """An answer a caller's `decode` read straight from its bytes."""
+
+    value: Any
+
+
 @dataclass(frozen=True)
 class Timeout:
     """Time limits of one API request, in seconds (None: no limit).
@@ -220,8 +227,18 @@ class GraphQLTransport:
         self._closed = True
         await self.sessions.aclose()
 
-    async def execute(self, operation: Operation, variables: dict[str, Any] | None = None) -> Any:
-        """Send `operation` and return its `data` (the root field's value when it has one)."""
+    async def execute(
+        self,
+        operation: Operation,
+        variables: dict[str, Any] | None = None,
+        *,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        """Send `operation` and return its `data` (the root field's value when it has one).
+
+        `decode(raw)` is offered a 200 answer's bytes first: when it returns something other
+        than None (a model read straight from the bytes), that is the result; otherwise the
+        answer is parsed and mapped as usual."""
         body = encode_request(operation, variables)
 
         tries = 0
@@ -230,7 +247,7 @@ class GraphQLTransport:
             nonlocal tries
             tries += 1
             try:
-                return await self._send_once(operation, body, tries)
+                return await self._send_once(operation, body, tries, decode)
             except (APIConnectionError, APIStatusError) as exc:
                 if operation.creates and exc_may_be_applied(exc):
                     raise OutcomeUnknownError(
@@ -241,6 +258,8 @@ class GraphQLTransport:
                 raise
 
         data = await self.retrier.call(attempt, retryable=is_transient_api, what=operation.name)
+        if isinstance(data, Decoded):
+            return data.value
         if operation.root:
             return data.get(operation.root) if isinstance(data, dict) else None
         return data
@@ -270,7 +289,13 @@ class GraphQLTransport:
             f"the connection broke during {name}: {type(exc).__name__}", operation_name=name
         )
 
-    async def _send_once(self, operation: Operation, body: bytes, attempt: int) -> Any:
+    async def _send_once(
+        self,
+        operation: Operation,
+        body: bytes,
+        attempt: int,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         if self.budget is not None:
             await self.budget.acquire()
         session = await self.sessions.get(operation.name)
@@ -280,7 +305,7 @@ class GraphQLTransport:
         request_id: str | None = None
         failure: str | None = None
         try:
-            data, status, request_id = await self._exchange(session, operation, body)
+            data, status, request_id = await self._exchange(session, operation, body, decode)
             return data
         except BaseException as exc:
             failure = type(exc).__name__
@@ -319,7 +344,11 @@ class GraphQLTransport:
             log.warning("on_request hook failed: %s", type(exc).__name__)
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, operation: Operation, body: bytes
+        self,
+        session: aiohttp.ClientSession,
+        operation: Operation,
+        body: bytes,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> tuple[Any, int, str | None]:
         """POST once: (data, status, request id), or the error the answer stands for."""
         headers = {
@@ -345,6 +374,10 @@ class GraphQLTransport:
         if error is not None:
             raise error
         if status == 200 and raw:
+            if decode is not None:
+                value = decode(raw)
+                if value is not None:
+                    return Decoded(value), status, request_id
             try:
                 payload = json.loads(raw)
             except ValueError:

@@ -2,8 +2,16 @@
 
 The emulator runs in its own process; each job takes T seconds there (queue + running +
 output lag) and has one output of the input's size S. No pipeline can finish before
-T + (bytes moved) / (storage throughput): the bound uses curl's download speed on one large
-object of the same emulator, measured in the same repetition.
+T + (bytes up) / (storage's PUT throughput) + (bytes down) / (storage's GET throughput): the
+last job cannot start before every input is stored, nor end before T has passed, nor land
+before its output is read back. Both throughputs are curl's, on one large object of the same
+emulator, measured in the same repetition. That is the bound the aim uses.
+
+An earlier, looser figure is kept in the report for comparison: T + (all bytes) / (curl's GET
+speed). It is not a lower bound: it assumes the storage takes uploads as fast as it serves
+downloads, while this emulator (one Python process computing each object's MD5 as it arrives)
+takes PUTs about five times slower than it serves GETs — the SDK cannot upload faster than the
+storage accepts.
 """
 
 from __future__ import annotations
@@ -190,11 +198,11 @@ def run(quick: bool = False) -> dict[str, Any]:
             "s",
             walls,
             ratios={
-                "lower bound (curl GET speed)": summary(
-                    [w / b for w, b in zip(walls, col("bound_s"), strict=True)]
-                ),
                 "lower bound (curl PUT + GET speeds)": summary(
                     [w / b for w, b in zip(walls, col("bound_put_get_s"), strict=True)]
+                ),
+                "T + all bytes / curl GET speed (not a bound: uploads are slower)": summary(
+                    [w / b for w, b in zip(walls, col("bound_s"), strict=True)]
                 ),
             },
             higher_is_better=False,
@@ -205,16 +213,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             },
         ),
         Row(
-            "lower bound: T + bytes / curl GET speed",
+            "lower bound: T + up / curl PUT + down / curl GET",
             "s",
-            col("bound_s"),
+            col("bound_put_get_s"),
             higher_is_better=False,
             extra={"T_s": job_time, "bytes_moved": up + down},
         ),
         Row(
-            "lower bound: T + up / curl PUT + down / curl GET",
+            "T + all bytes / curl GET speed (not a bound)",
             "s",
-            col("bound_put_get_s"),
+            col("bound_s"),
             higher_is_better=False,
         ),
         Row("curl GET speed (same emulator)", "MiB/s", col("curl_get_MiB_s")),
@@ -242,11 +250,12 @@ def run(quick: bool = False) -> dict[str, Any]:
     aims = [
         aim(
             f"bulk.run of {count} takes: wall time <= 1.3x the lower bound",
-            rows[0].ratios["lower bound (curl GET speed)"],
+            rows[0].ratios["lower bound (curl PUT + GET speeds)"],
             1.3,
             at_most=True,
             ours=f"{fmt(statistics.median(walls))} s",
-            peer=f"lower bound: {fmt(statistics.median(col('bound_s')))} s",
+            peer="lower bound (T + up / curl PUT + down / curl GET): "
+            f"{fmt(statistics.median(col('bound_put_get_s')))} s",
         )
     ]
     return result(

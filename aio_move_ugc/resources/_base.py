@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from .. import _validation as check
-from .._answers import parse, parse_items
+from .._answers import decoder, parse, parse_items
 from .._schema.operations import expand_words, operation
 from ..pagination import AsyncPager
 from ..types._enums import SortDirection
@@ -34,8 +34,11 @@ class Resource:
         expand: Iterable[str] | None = None,
     ) -> ModelT:
         words = check.expand(expand, expand_words(name))
-        result = await self._ctx.execute(operation(name, words), variables)
-        return parse(model, result, name)
+        op = operation(name, words)
+        decode = decoder(model, op.root) if op.root else None
+        result = await self._ctx.execute(op, variables, decode=decode)
+        # A clean answer arrives as the model already; anything else is read and explained.
+        return result if isinstance(result, model) else parse(model, result, name)
 
     def _pager(
         self,
