@@ -6,7 +6,8 @@ up to 50 jobs per request; the documented loop (`wait_for_job` / `wait_for_outpu
 sync SDK's end-to-end example, extended to N jobs) sends one `retrieve` per pending job per
 round. Both sleep the same interval between rounds (`watch_many` with `max_interval=interval`,
 so it does not slow down while nothing changes). The documented loop runs on our async client,
-one request at a time, which only makes it faster than the sync SDK would be.
+one request at a time, which only makes it faster than the sync SDK would be. A round of
+`watch_many` is the requests it sends between two of its sleeps (its clock counts them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
+
+import anyio
 
 from aio_move_ugc import AsyncMoveUgc, JobState, SourceFormat, SourceIn
 
@@ -45,47 +48,58 @@ async def _create_jobs(ugc: AsyncMoveUgc, count: int, tmp: Path) -> list[str]:
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-def _instrument(ugc: AsyncMoveUgc) -> list[tuple[float, float]]:
-    """Record when each API request of this client starts and ends."""
-    spans: list[tuple[float, float]] = []
+class RoundClock:
+    """The loop's clock, counting its sleeps: `watch_many` sleeps once between two rounds, so
+    the requests sent between two sleeps are one round (however long the round takes)."""
+
+    def __init__(self) -> None:
+        self.sleeps = 0
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        await anyio.sleep(seconds)
+
+
+def _instrument(ugc: AsyncMoveUgc, clock: RoundClock) -> list[int]:
+    """The round (sleeps so far) each API request of this client was sent in."""
+    sent_in: list[int] = []
     execute = ugc._ctx.execute
 
-    async def timed(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return await execute(*args, **kwargs)
-        finally:
-            spans.append((start, time.perf_counter()))
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        sent_in.append(clock.sleeps)
+        return await execute(*args, **kwargs)
 
-    ugc._ctx.execute = timed  # type: ignore[method-assign]
-    return spans
+    ugc._ctx.execute = counted  # type: ignore[method-assign]
+    return sent_in
 
 
-def _rounds(spans: list[tuple[float, float]], gap: float) -> list[int]:
-    """Requests per round: a new round starts after an idle gap (the sleep between rounds)."""
-    counts: list[int] = []
-    last_end = -math.inf
-    for start, end in spans:
-        if start - last_end >= gap or not counts:
-            counts.append(0)
-        counts[-1] += 1
-        last_end = end
-    return counts
+def _rounds(sent_in: list[int]) -> list[int]:
+    """Requests per round, in order."""
+    counts: dict[int, int] = {}
+    for round_number in sent_in:
+        counts[round_number] = counts.get(round_number, 0) + 1
+    return list(counts.values())
 
 
-async def _ours(ugc: AsyncMoveUgc, ids: list[str], interval: float) -> dict[str, Any]:
-    spans = _instrument(ugc)
+async def _ours(
+    ugc: AsyncMoveUgc, ids: list[str], interval: float, clock: RoundClock
+) -> dict[str, Any]:
+    sent_in = _instrument(ugc, clock)
     ready = 0
     async for event in ugc.jobs.watch_many(
         ids, interval=interval, max_interval=interval, timeout=600
     ):
         if event.kind in ("outputs_ready", "failed", "not_found"):
             ready += 1
-    rounds = _rounds(spans, gap=interval * 0.6)
-    return {"requests": len(spans), "rounds": rounds, "done": ready}
+    return {"requests": len(sent_in), "rounds": _rounds(sent_in), "done": ready}
 
 
-async def _seed(ugc: AsyncMoveUgc, ids: list[str], interval: float) -> dict[str, Any]:
+async def _seed(
+    ugc: AsyncMoveUgc, ids: list[str], interval: float, clock: RoundClock
+) -> dict[str, Any]:
     """One `retrieve(id, expand=["outputs"])` per pending job per round, then sleep."""
     pending = list(ids)
     rounds: list[int] = []
@@ -108,17 +122,18 @@ async def _seed(ugc: AsyncMoveUgc, ids: list[str], interval: float) -> dict[str,
 
 
 async def _one(
-    method: Callable[[AsyncMoveUgc, list[str], float], Any],
+    method: Callable[[AsyncMoveUgc, list[str], float, RoundClock], Any],
     emu: EmulatorProcess,
     count: int,
     interval: float,
 ) -> dict[str, Any]:
     with TemporaryDirectory() as tmp:
-        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url) as ugc:
+        clock = RoundClock()
+        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock) as ugc:
             ids = await _create_jobs(ugc, count, Path(tmp))
             before = emu.stats()
             started = time.perf_counter()
-            out: dict[str, Any] = await method(ugc, ids, interval)
+            out: dict[str, Any] = await method(ugc, ids, interval, clock)
             out["wall_s"] = time.perf_counter() - started
             delta = stats_delta(before, emu.stats())
             out["server_requests"] = delta["graphql_requests"]

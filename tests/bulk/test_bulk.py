@@ -13,6 +13,7 @@ import pytest
 from aio_move_ugc import APIStatusError, AsyncMoveUgc, InvalidInputError, OutputType, RetryPolicy
 from aio_move_ugc.bulk import JOURNAL_NAME, STAGES, BulkItem, BulkResult
 from aio_move_ugc.emulator import Emulator, RouteFaults
+from aio_move_ugc.transfers import TransferConfig
 from tests.conftest import FAST
 
 TAKES = 30
@@ -229,7 +230,8 @@ async def test_polling_that_keeps_failing_gives_up_and_a_rerun_resumes(
 async def test_on_progress_tells_the_bytes_of_each_upload(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    size = 3 * (1 << 20) + 100
+    chunk = TransferConfig().chunk_size
+    size = 3 * chunk + 100
     videos = make_videos(tmp_path / "videos", 2, size=size)
     seen: dict[Path, list[tuple[int, int]]] = {}
     timeline: list[tuple[Path, str]] = []
@@ -247,10 +249,10 @@ async def test_on_progress_tells_the_bytes_of_each_upload(
             on_stage=lambda item, stage: timeline.append((item.path, stage)),
         )
         assert all(r.ok for r in results)
-        # Each upload told its bytes as they went, chunk by chunk (1 MiB), up to the whole.
+        # Each upload told its bytes as they went, chunk by chunk, up to the whole.
         assert set(seen) == set(videos)
         for reports in seen.values():
-            assert [done for done, _ in reports] == [1 << 20, 2 << 20, 3 << 20, size]
+            assert [done for done, _ in reports] == [chunk, 2 * chunk, 3 * chunk, size]
             assert {total for _, total in reports} == {size}
         # ... and all of them before the input was "uploaded".
         for video in videos:

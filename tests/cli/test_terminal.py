@@ -19,6 +19,7 @@ from typing import Any
 from aio_move_ugc import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
 from aio_move_ugc.bulk import JOURNAL_NAME
 from aio_move_ugc.emulator import Emulator
+from aio_move_ugc.transfers import TransferConfig
 from tests.bulk.test_bulk import make_videos
 from tests.cli.test_cli import clean_env
 from tests.conftest import FAST
@@ -26,10 +27,14 @@ from tests.conftest import FAST
 COLUMNS = 80
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-B]|\x1b[=>78]")
 MIB = 1 << 20
+CHUNK = TransferConfig().chunk_size
+BIG = 4 * CHUNK
+"""The `run` video: four chunks, so the bar is drawn at 25, 50, 75 and 100%."""
+BIG_TEXT = f"{BIG / MIB:.1f} MiB"
 UPLOAD_FRAME = re.compile(
-    r"\b(\d+)% +(\d+\.\d MiB)/4\.0 MiB +([\d.]+ [KMG]?i?B/s|\?/s) +upload big\.mp4"
+    rf"\b(\d+)% +(\d+\.\d MiB)/{re.escape(BIG_TEXT)} +([\d.]+ [KMG]?i?B/s|\?/s) +upload big\.mp4"
 )
-"""A frame of `run`'s bar during the upload: percentage, bytes sent of 4 MiB, live speed."""
+"""A frame of `run`'s bar during the upload: percentage, bytes sent of BIG, live speed."""
 JOB_ID = re.compile(r"job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -99,7 +104,6 @@ async def run_in_terminal_raw(
     return code, b"".join(chunks)
 
 
-BIG = 4 * MIB
 """The video `run` uploads: four chunks of the default transfer settings, so the bar is drawn
 at 25, 50, 75 and 100% of it (it redraws whenever the whole percentage changes)."""
 
@@ -156,12 +160,14 @@ def test_bulk_run_and_watch_on_an_80_column_terminal(tmp_path: Path) -> None:
         for frame in every_frame(raw)
         if (match := UPLOAD_FRAME.search(frame)) is not None
     }
-    assert ("25", "1.0 MiB") in {(percent, sent) for percent, sent, _ in uploading}, uploading
-    assert [speed for percent, sent, speed in uploading if (percent, sent) == ("50", "2.0 MiB")]
+    quarter, half = f"{CHUNK / MIB:.1f} MiB", f"{2 * CHUNK / MIB:.1f} MiB"
+    assert ("25", quarter) in {(percent, sent) for percent, sent, _ in uploading}, uploading
+    assert [speed for percent, sent, speed in uploading if (percent, sent) == ("50", half)]
     assert all(speed.endswith("B/s") for percent, _, speed in uploading if int(percent) >= 50)
     # Then the step bar with its percentage, the upload's average speed, the outputs table.
     assert "100%" in screen, screen
-    assert re.search(r"uploaded big\.mp4: 4\.0 MiB at [\d.]+ [KMG]?i?B/s", screen), screen
+    uploaded = rf"uploaded big\.mp4: {re.escape(BIG_TEXT)} at [\d.]+ [KMG]?i?B/s"
+    assert re.search(uploaded, screen), screen
     ids = JOB_ID.findall(screen)
     assert ids, screen
     assert f"outputs of {ids[-1]}" in screen
