@@ -21,6 +21,9 @@ from typing import Any
 
 from .._exceptions import InvalidInputError, MoveUgcError
 
+CONNECT_RETRIES = 20
+"""Tries again to reach Temporal when a worker starts (about a minute at most, with jitter)."""
+
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")
 TEMPORAL_API_KEY_ENV = "TEMPORAL_API_KEY"
 """Where the Temporal Cloud API key is read from (never from the command line: it would show
@@ -31,6 +34,16 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected 0 to 1000, got {value}")
     return value
 
 
@@ -84,6 +97,14 @@ def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
         "--chunk-size", type=_positive_int, default=None, help="transfer chunk size, bytes"
     )
     worker.add_argument("--state-dir", default=None, help="where this host remembers its uploads")
+    worker.add_argument(
+        "--connect-retries",
+        type=_count,
+        default=CONNECT_RETRIES,
+        metavar="N",
+        help="tries again to reach Temporal at start, up to 5 s apart (a worker started while "
+        f"the server restarts waits for it; 0: give up at once; default: {CONNECT_RETRIES})",
+    )
     worker.set_defaults(command="worker")
     return worker
 
@@ -115,26 +136,54 @@ def add_bulk_temporal_arguments(bulk: argparse.ArgumentParser) -> None:
     bulk.add_argument("--retry-max", type=_positive, default=60.0, help=argparse.SUPPRESS)
 
 
-async def _connect(args: argparse.Namespace) -> Any:
+class TemporalUnreachableError(MoveUgcError):
+    """The Temporal server did not answer (not there, restarting, or refusing)."""
+
+
+async def _connect(args: argparse.Namespace, *, retries: int = 0) -> Any:
+    """A Temporal client; `retries` more tries (up to 5 s apart, with jitter) when the server
+    does not answer."""
     from temporalio.client import Client
+
+    from .._retry import Retrier, RetryPolicy
 
     address = args.temporal
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise InvalidInputError(f"--temporal must be HOST:PORT, got {address!r}")
     api_key = os.environ.get(TEMPORAL_API_KEY_ENV) or None
-    try:
-        return await Client.connect(
-            address,
-            namespace=args.namespace,
-            api_key=api_key,
-            tls=bool(args.tls or api_key),
-        )
-    except RuntimeError as exc:
-        message = str(exc)
-        if api_key:
-            message = message.replace(api_key, "**********")
-        raise MoveUgcError(f"cannot reach Temporal at {address}: {message}") from None
+
+    async def attempt() -> Any:
+        try:
+            return await Client.connect(
+                address,
+                namespace=args.namespace,
+                api_key=api_key,
+                tls=bool(args.tls or api_key),
+            )
+        except RuntimeError as exc:
+            message = str(exc)
+            if api_key:
+                message = message.replace(api_key, "**********")
+            raise TemporalUnreachableError(
+                f"cannot reach Temporal at {address}: {message}"
+            ) from None
+
+    said = False
+
+    def waiting(exc: BaseException) -> None:
+        nonlocal said
+        if not said:
+            said = True
+            print(f"Temporal at {address} does not answer yet; trying again", file=sys.stderr)
+
+    retrier = Retrier(RetryPolicy(max_retries=retries, base_delay=0.5, max_delay=5.0))
+    return await retrier.call(
+        attempt,
+        retryable=lambda exc: isinstance(exc, TemporalUnreachableError),
+        what=f"connecting to Temporal at {address}",
+        on_retry=waiting,
+    )
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -162,7 +211,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         transfer_config=transfer,
         state_dir=Path(args.state_dir) if args.state_dir else None,
     )
-    temporal = await _connect(args)
+    temporal = await _connect(args, retries=args.connect_retries)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

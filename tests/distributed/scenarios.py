@@ -115,8 +115,9 @@ async def _cli_runs(workdir: Path, address: str, emu: Emulator) -> dict[str, Any
         "--temporal", address, api_key=emu.api_key,
     )  # fmt: skip
     worker_no_server = await _command(
-        "worker", "--temporal", "127.0.0.1:1", "--host", "x", api_key=emu.api_key
-    )
+        "worker", "--temporal", "127.0.0.1:1", "--host", "x", "--connect-retries", "0",
+        api_key=emu.api_key,
+    )  # fmt: skip
     return {
         "runs": runs,
         "refusals": [
@@ -141,7 +142,6 @@ async def basic(workdir: Path) -> dict[str, Any]:
         job_queue_delay=0.1, job_duration=0.3, output_lag=0.1, output_size=8192, seed=5
     )
     server = DevServer(workdir)
-    await server.start()
     try:
         async with Emulator(config) as emu:
             worker = WorkerProcess(
@@ -152,7 +152,14 @@ async def basic(workdir: Path) -> dict[str, Any]:
                 logdir=workdir,
                 extra=["--poll-interval", "0.2", "--poll-max-interval", "0.5"],
             )
+            # The worker starts before the server (as when both come back after a reboot, or
+            # a worker restarts while the server does): it keeps trying until it answers.
             await worker.start()
+            await wait_for(lambda: _logged(worker.log, "does not answer yet"), "the worker to wait")
+            await server.start()
+            findings["worker_waited_for_server"] = worker.process is not None and (
+                worker.process.returncode is None
+            )
             try:
                 temporal = await Client.connect(server.address)
                 bulk = DistributedBulk(temporal, timing=Timing(**FAST_TIMING))
@@ -525,6 +532,10 @@ async def validation(workdir: Path) -> dict[str, Any]:
         "local_is_request_budget": isinstance(RateBudget(5), RequestBudget),
         "limit_window": [budget.limit, budget.window],
     }
+
+
+def _logged(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
 
 
 SCENARIOS: dict[str, Callable[[Path], Awaitable[dict[str, Any]]]] = {

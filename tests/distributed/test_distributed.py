@@ -30,6 +30,8 @@ def test_import_stays_light() -> None:
 
 def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
     found = run_scenario("basic", tmp_path, limit=240)
+    # Started before the server, the worker waited for it instead of giving up.
+    assert found["worker_waited_for_server"] is True
     # A first run: every input processed once, outputs byte for byte what the API serves.
     assert found["first_ok"] == [True] * 4
     assert found["first_skipped"] == [False] * 4
