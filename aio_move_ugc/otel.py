@@ -70,21 +70,7 @@ def span_hook(
             "move_ugc.attempt": event.attempt,
             "move_ugc.retries": event.retries,
         }
-        if event.status is not None:
-            attributes["http.response.status_code"] = event.status
-        if event.request_id:
-            attributes["move_ugc.request_id"] = event.request_id
-        if event.error:
-            attributes["error.type"] = event.error
-        span = tracer.start_span(
-            f"graphql {event.operation}",
-            kind=trace.SpanKind.CLIENT,
-            start_time=event.started_ns,
-            attributes=attributes,
-        )
-        if event.error:
-            span.set_status(trace.Status(trace.StatusCode.ERROR, event.error))
-        span.end(end_time=event.started_ns + int(event.duration * 1e9))
+        _record(tracer, f"graphql {event.operation}", attributes, event)
 
     return record
 
@@ -124,23 +110,31 @@ def transfer_span_hook(
         }
         if event.size is not None:
             attributes["move_ugc.file.size"] = event.size
-        if event.status is not None:
-            attributes["http.response.status_code"] = event.status
-        if event.request_id:
-            attributes["move_ugc.request_id"] = event.request_id
-        if event.error:
-            attributes["error.type"] = event.error
-        span = tracer.start_span(
-            f"move_ugc.{event.direction}",
-            kind=trace.SpanKind.CLIENT,
-            start_time=event.started_ns,
-            attributes=attributes,
-        )
-        if event.error:
-            span.set_status(trace.Status(trace.StatusCode.ERROR, event.error))
-        span.end(end_time=event.started_ns + int(event.duration * 1e9))
+        _record(tracer, f"move_ugc.{event.direction}", attributes, event)
 
     return record
+
+
+def _record(
+    tracer: trace.Tracer,
+    name: str,
+    attributes: dict[str, str | int],
+    event: RequestEvent | TransferEvent,
+) -> None:
+    """One finished CLIENT span for `event`: its status, request id and error added to
+    `attributes`, timed as the event was, ERROR when it failed."""
+    if event.status is not None:
+        attributes["http.response.status_code"] = event.status
+    if event.request_id:
+        attributes["move_ugc.request_id"] = event.request_id
+    if event.error:
+        attributes["error.type"] = event.error
+    span = tracer.start_span(
+        name, kind=trace.SpanKind.CLIENT, start_time=event.started_ns, attributes=attributes
+    )
+    if event.error:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, event.error))
+    span.end(end_time=event.started_ns + int(event.duration * 1e9))
 
 
 class Hooks(TypedDict):
