@@ -522,7 +522,7 @@ class Api:
         rec = FileRecord(
             id=file_id,
             type=file_type,
-            key=f"uploads/{self.ids.uuid()}.{file_type}",
+            key=f"uploads/{self.ids.uuid('upload')}.{file_type}",
             created=self.clock.now(),
             name=name,
             metadata=metadata,

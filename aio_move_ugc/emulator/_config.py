@@ -202,7 +202,10 @@ class EmulatorConfig:
     Bad values raise `ConfigurationError` (a `ValueError`) at construction.
     """
 
-    seed: int = 0
+    seed: int | None = None
+    """Makes the run repeat: the same requests get the same ids, faults and job failures.
+    Without one, every emulator issues ids of its own (two runs never share an id), while
+    faults and failures are drawn as with seed 0."""
     api_key: str = "emulator-api-key-0123456789"
     client_name: str = "Emulator client"
     # Job simulator.
@@ -236,7 +239,8 @@ class EmulatorConfig:
     """Which plausible form each unobserved behaviour takes (see `VARIANTS`)."""
 
     def __post_init__(self) -> None:
-        _check_int("seed", self.seed, minimum=0)
+        if self.seed is not None:
+            _check_int("seed", self.seed, minimum=0)
         if not isinstance(self.api_key, str) or len(self.api_key) < 12:
             raise ConfigurationError("api_key must be a string of at least 12 characters")
         if not isinstance(self.faults, dict):

@@ -177,7 +177,8 @@ def validation_error(error: GraphQLError) -> dict[str, Any]:
 class Emulator:
     """The local Move UGC API: `async with Emulator() as emu:`, then use `emu.endpoint_url`.
 
-    All randomness (ids, job failures, faults) comes from `config.seed`; all times from the
+    All randomness (ids, job failures, faults) comes from `config.seed` (without one, ids are
+    this emulator's own and the rest is drawn as with seed 0); all times from the
     emulator's clock, which tests move with `advance()`.
     """
 
@@ -200,9 +201,10 @@ class Emulator:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.clock = Clock()
         self.stats = Stats()
-        self.faults = FaultInjector(self.config.seed, self.config.faults)
-        self._rng = random.Random(self.config.seed)
-        self.ids = IdFactory(random.Random(self.config.seed + 1))
+        fates = self.config.seed or 0  # without a seed, fates still repeat: tests rely on it
+        self.faults = FaultInjector(fates, self.config.faults)
+        self._rng = random.Random(fates)
+        self.ids = IdFactory(self.config.seed)
         self.state = State(
             client=ClientRecord(
                 id=self.ids.new("client"), name=self.config.client_name, created=self.clock.now()
