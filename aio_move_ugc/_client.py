@@ -97,8 +97,8 @@ class AsyncMoveUgc:
             `aio_move_ugc.otel.transfer_span_hook()` makes spans of them. An exception it
             raises is logged and otherwise ignored.
 
-    `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request and
-    every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
+    `MOVE_UGC_LOG=info` (or `debug`, `1`, `warning`...) in the environment makes the client log
+    every request and every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
     once).
 
     Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
