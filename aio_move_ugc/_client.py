@@ -98,8 +98,8 @@ class AsyncMoveUgc:
             raises is logged and otherwise ignored.
 
     `MOVE_UGC_LOG=info` (or `debug`, `1`, `warning`...) in the environment makes the client log
-    every request and every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
-    once).
+    every request and every finished transfer to stderr (one handler on the `aio_move_ugc`
+    logger, installed once).
 
     Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
     aiohttp session for the API and one for storage (so the API key never reaches the

@@ -7,8 +7,9 @@ the environment.
 - `TransferEvent`: handed to `AsyncMoveUgc(on_transfer=...)` once per file uploaded or
   downloaded, as the transfer ends (done, failed or cancelled): the local file's name, the
   bytes, the storage requests, retries and URL refreshes it took; never a URL or a path.
-- `MOVE_UGC_LOG=info|debug|warning|...`: read by `log_from_env()`, which `AsyncMoveUgc()` calls; it puts one
-  stderr handler on the `aio_move_ugc` logger. Importing the package configures no logging.
+- `MOVE_UGC_LOG=info|debug|warning|...`: read by `log_from_env()`, which `AsyncMoveUgc()`
+  calls; it puts one stderr handler on the `aio_move_ugc` logger. Importing the package
+  configures no logging.
 
 This module imports nothing of the package, so any layer may use it.
 """

@@ -59,7 +59,8 @@ def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
         "--temporal",
         metavar="HOST:PORT",
         required=required,
-        help="Temporal frontend address (a dev server, a cluster or Temporal Cloud)",
+        help="Temporal frontend address (a dev server, a cluster or Temporal Cloud)"
+        + ("" if required else "; the run is spread over its workers (default: run here)"),
     )
     parser.add_argument("--namespace", default="default", help="Temporal namespace")
     parser.add_argument("--task-queue", default="move-ugc", help="shared task queue name")
@@ -73,7 +74,11 @@ def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
 def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
     """Add `worker` to the command line's subcommands."""
     worker: argparse.ArgumentParser = commands.add_parser(
-        "worker", help="serve distributed bulk runs (Temporal)"
+        "worker",
+        help="serve distributed bulk runs (Temporal)",
+        description="Serve `bulk --temporal` runs on this machine until interrupted: upload "
+        "the videos it holds, follow jobs, download outputs that land here. Needs the "
+        "temporal extra.",
     )
     _temporal_arguments(worker, required=True)
     worker.add_argument(
@@ -85,18 +90,54 @@ def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
         "--rate-limit",
         type=_positive_int,
         default=None,
-        help="requests per window for the whole cluster (every worker of the key alike)",
+        metavar="N",
+        help="requests per window for the whole cluster, every worker of the key alike "
+        "(default: no limit)",
     )
-    worker.add_argument("--window", type=_positive, default=3600.0, help="budget window, seconds")
-    worker.add_argument("--lease", type=_positive, default=30.0, help="permit lifetime, seconds")
-    worker.add_argument("--budget-batch", type=_positive_int, default=1, help="permits per ask")
-    worker.add_argument("--poll-interval", type=_positive, default=5.0)
-    worker.add_argument("--poll-max-interval", type=_positive, default=60.0)
-    worker.add_argument("--max-transfers", type=_positive_int, default=8)
     worker.add_argument(
-        "--chunk-size", type=_positive_int, default=None, help="transfer chunk size, bytes"
+        "--window", type=_positive, default=3600.0, metavar="SECONDS", help="budget window"
     )
-    worker.add_argument("--state-dir", default=None, help="where this host remembers its uploads")
+    worker.add_argument(
+        "--lease", type=_positive, default=30.0, metavar="SECONDS", help="permit lifetime"
+    )
+    worker.add_argument(
+        "--budget-batch", type=_positive_int, default=1, metavar="N", help="permits per ask"
+    )
+    worker.add_argument(
+        "--poll-interval",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="first wait between status checks of the jobs",
+    )
+    worker.add_argument(
+        "--poll-max-interval",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait between status checks, which grow while nothing changes",
+    )
+    worker.add_argument(
+        "--max-transfers",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="uploads and downloads at once on this machine",
+    )
+    worker.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        metavar="BYTES",
+        help="transfer chunk size (default: the SDK's)",
+    )
+    worker.add_argument(
+        "--state-dir",
+        default=None,
+        metavar="DIR",
+        help="where this host remembers its uploads (default: $XDG_CACHE_HOME/aio-move-ugc, "
+        "else ~/.cache/aio-move-ugc)",
+    )
     worker.add_argument(
         "--connect-retries",
         type=_count,
