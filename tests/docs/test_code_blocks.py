@@ -165,3 +165,18 @@ def test_blocks_that_do_not_run_say_why() -> None:
     for where, reason in skipped:
         assert reason is not None, f"{where}: write `# docs: not run — <reason>`"
         assert len(reason) > 10, f"{where}: say why the block is not run"
+
+
+CODE_LINE_LIMIT = 88
+"""Characters of a code block's line that show without scrolling on a 1280 px wide screen."""
+
+
+def test_code_block_lines_fit_the_page() -> None:
+    long = [
+        f"{block.path.relative_to(ROOT)}:{block.line + number}: {len(line)} characters"
+        for page in pages()
+        for block in blocks(page)
+        for number, line in enumerate(block.code.splitlines())
+        if len(line) > CODE_LINE_LIMIT
+    ]
+    assert not long, "\n".join(long)

@@ -65,6 +65,23 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "jobs.retrieve per second" in benchmarks  # benchmarks/RESULTS.md was included
     assert (site / "results.png").exists()
     assert "Unreleased" in (site / "changelog" / "index.html").read_text()
+    # Nothing fetched at run time: no web fonts (the site is read offline too).
+    for page in site.rglob("*.html"):
+        assert "fonts.googleapis" not in page.read_text(), page
+        assert "fonts.gstatic" not in page.read_text(), page
+
+
+def test_a_plain_build_writes_into_the_ignored_build_directory() -> None:
+    config = _config()
+    assert config["site_dir"] == "build/site"
+    assert "build/" in (ROOT / ".gitignore").read_text().split()
+    assert config["theme"]["font"] is False
+
+
+def test_the_home_page_points_to_every_guide() -> None:
+    home = (DOCS / "index.md").read_text()
+    for guide in sorted((DOCS / "guides").glob("*.md")):
+        assert f"guides/{guide.name}" in home, guide.name
 
 
 def test_the_readme_first_example_type_checks(tmp_path: Path) -> None:
@@ -88,7 +105,9 @@ def _command_lines() -> list[tuple[str, str]]:
         for block in blocks(page):
             if block.language != "bash":
                 continue
-            for offset, line in enumerate(block.code.splitlines()):
+            # A line ending in a backslash goes on on the next (long commands are split).
+            lines = block.code.replace("\\\n", " ").splitlines()
+            for offset, line in enumerate(lines):
                 command = line.split(" #")[0].strip()
                 if command.startswith("aio-move-ugc "):
                     found.append((f"{block.where}+{offset}", command))
