@@ -218,7 +218,9 @@ async def test_killed_runs_resume_without_uploading_or_creating_twice(tmp_path: 
             if proc.returncode == 0:
                 break
         assert proc.returncode == 0, stderr.decode()[-2000:]
-        summary = json.loads(stdout)
+        # JSON Lines: one row per input as it ended, then the summary.
+        *rows, last = [json.loads(line) for line in stdout.splitlines()]
+        summary = {**last["summary"], "results": rows}
         state, stats = emu.state, emu.stats
 
     assert summary["failed"] == 0
