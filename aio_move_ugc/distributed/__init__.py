@@ -1,4 +1,4 @@
-"""Bulk runs across machines on Temporal (`pip install 'aio-move-ugc[temporal]'`).
+"""Bulk runs across machines on Temporal (the `temporal` extra: `pip install -e '.[temporal]'`).
 
 One workflow per input, its id the sha256 of the video's bytes and of the requested outputs,
 so submitting an input again attaches to its run. Uploads run on the queue of the host that
@@ -63,7 +63,8 @@ def __getattr__(name: str) -> Any:
         from .._exceptions import ConfigurationError
 
         raise ConfigurationError(
-            "aio_move_ugc.distributed needs Temporal: pip install 'aio-move-ugc[temporal]'"
+            "aio_move_ugc.distributed needs Temporal, the temporal extra: "
+            "pip install -e '.[temporal]' in a checkout of aio-move-ugc"
         ) from exc
     value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value

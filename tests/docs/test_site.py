@@ -4,6 +4,7 @@ is in its navigation, and the README's first example type-checks under mypy --st
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -122,3 +123,20 @@ def test_documented_commands_are_accepted_by_the_cli(where: str, command: str) -
     except SystemExit as exc:  # argparse refuses: the documentation is wrong
         pytest.fail(f"{where}: `{command}` is refused ({exc})")
     assert parsed.command
+
+
+INDEX_INSTALL = re.compile(r"pip install\s+'?aio-move-ugc\b(?!\S*\s+@)")
+"""Installing the package by name from an index (not the `name @ file://...` form)."""
+
+
+def test_the_index_install_is_offered_only_as_what_works_once_published() -> None:
+    sources = [*pages(), *sorted((ROOT / "aio_move_ugc").rglob("*.py"))]
+    offered = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if INDEX_INSTALL.search(line)
+        and "once published" not in line
+        and path.name != "changelog.md"
+    ]
+    assert not offered, "not on an index yet: " + ", ".join(offered)
