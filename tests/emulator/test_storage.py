@@ -792,6 +792,7 @@ def _proc_kib(pid: int, field: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="needs Linux /proc")
 async def test_two_gib_round_trip_keeps_server_memory_flat(tmp_path: pathlib.Path) -> None:
     size = 2 << 30
