@@ -45,6 +45,7 @@ def test_every_page_is_in_the_navigation() -> None:
     assert on_disk == in_nav
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
@@ -85,6 +86,7 @@ def test_the_home_page_points_to_every_guide() -> None:
         assert f"guides/{guide.name}" in home, guide.name
 
 
+@pytest.mark.slow
 def test_the_readme_first_example_type_checks(tmp_path: Path) -> None:
     first = next(b for b in blocks(README) if b.language == "python")
     example = tmp_path / "readme_first_example.py"
