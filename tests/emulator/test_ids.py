@@ -8,7 +8,9 @@ import uuid
 import aiohttp
 import pytest
 
-from .conftest import EmulatorFactory, GraphQLClient
+from tests.support import MakeEmulator as EmulatorFactory
+
+from .support import GraphQLClient
 
 
 def _uuid(record_id: str) -> str:
