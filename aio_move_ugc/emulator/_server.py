@@ -219,7 +219,7 @@ class Emulator:
         self.clock = Clock()
         self.stats = Stats()
         fates = self.config.seed or 0  # without a seed, fates still repeat: tests rely on it
-        self.faults = FaultInjector(fates, self.config.faults)
+        self.faults = FaultInjector(self.config.seed, self.config.faults)
         self._rng = random.Random(fates)
         self.ids = IdFactory(self.config.seed)
         self.state = State(
