@@ -151,7 +151,6 @@ def demo_config() -> EmulatorConfig:
         job_queue_delay=0.5,
         job_duration=3.0,
         output_lag=1.0,
-        output_size=256 * 1024,
         hourly_request_budget=100,
     )
 

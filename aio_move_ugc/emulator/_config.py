@@ -215,8 +215,11 @@ class EmulatorConfig:
     output_lag: float = 0.3
     """After FINISHED, the time until every output can be downloaded (how the wait shows
     depends on `variants.readiness`)."""
-    output_size: int = 64 * 1024
-    """Bytes of each generated output file."""
+    output_size: int | None = None
+    """None (the default): each output is a small, valid file of its format, all of a job's
+    outputs carrying one skeleton and one motion (see docs/guides/outputs.md). A number: each
+    output is exactly that many bytes of seeded noise after a one-line header, for benchmarks
+    and transfer tests that need outputs of a chosen size (streamed, any size)."""
     volume_duration: float = 0.5
     """Time from createVolumeWithHuman until the volume is FINISHED."""
     # Storage.
@@ -253,7 +256,8 @@ class EmulatorConfig:
         _check_seconds("webhook_timeout", self.webhook_timeout, positive=True)
         for delay in self.webhook_retry_delays:
             _check_seconds("webhook_retry_delays", delay)
-        _check_int("output_size", self.output_size, minimum=0)
+        if self.output_size is not None:
+            _check_int("output_size", self.output_size, minimum=0)
         _check_int("max_object_size", self.max_object_size, minimum=1)
         if self.hourly_request_budget is not None:
             _check_int("hourly_request_budget", self.hourly_request_budget, minimum=1)

@@ -21,10 +21,10 @@ TEST_SETTINGS: Mapping[str, Any] = {
     "job_duration": 0.3,
     "output_lag": 0.1,
     "volume_duration": 0.2,
-    "output_size": 4096,
 }
 """What the fixtures change from `EmulatorConfig()`'s defaults: a job goes from creation to
-downloadable outputs in under half a second, and outputs are 4 KiB."""
+downloadable outputs in under half a second. Outputs stay the default's small files of their
+real formats (an FBX that Assimp reads, a GLB, a BVH, ...)."""
 
 STARTUP_TIMEOUT = 30.0
 """Seconds `EmulatorThread.start()` waits for the server before giving up."""
