@@ -169,9 +169,9 @@ class Api:
         lock = self._materializing.setdefault(rec.key, asyncio.Lock())
         async with lock:
             if not self.storage.exists(rec.key):
-                await self.storage.write_object(rec.key, self._output_bytes(rec))
+                await self.storage.write_object(rec.key, await self._output_bytes(rec))
 
-    def _output_bytes(self, rec: FileRecord) -> Iterable[bytes]:
+    async def _output_bytes(self, rec: FileRecord) -> Iterable[bytes]:
         """The content of a generated output: noise of `output_size` bytes when that is set,
         else a file of the output's format, shaped by the job (clip window, actors, cameras)."""
         assert rec.job_id is not None
@@ -181,15 +181,16 @@ class Api:
         job = self.state.jobs[rec.job_id]
         take = self.state.takes.get(job.take_id)
         cameras = tuple(s.device_label for s in take.sources) if take else ()
-        return (
-            formatted_output(
-                rec.job_id,
-                rec.output_type,
-                clip_window=job.clip_window,
-                actors=job.number_of_actors or 1,
-                cameras=cameras or ("camera-0",),
-            ),
+        # Off the loop: a video or MOTION_DATA takes 10-30 ms to write, a long clip more.
+        data = await asyncio.to_thread(
+            formatted_output,
+            rec.job_id,
+            rec.output_type,
+            clip_window=job.clip_window,
+            actors=job.number_of_actors or 1,
+            cameras=cameras or ("camera-0",),
         )
+        return (data,)
 
     def source_view(self, src: SourceRecord) -> View:
         file = self.state.files.get(src.file_id)

@@ -72,7 +72,7 @@ def bvh(motion: Motion) -> bytes:
         lines.append(f"{pad}}}")
 
     emit(0, 0)
-    lines += ["MOTION", f"Frames: {motion.frames}", f"Frame Time: {1 / motion.frame_rate:.7f}"]
+    lines += ["MOTION", f"Frames: {motion.frames}", f"Frame Time: {1 / motion.frame_rate:.8f}"]
     for f in range(motion.frames):
         rx, ry, rz = motion.root_positions[f]
         values = [rx * 100, ry * 100, rz * 100]
