@@ -63,12 +63,14 @@ def bvh(motion: Motion) -> bytes:
             emit(kid, depth + 1)
         if not kids:
             ex, ey, ez = (0.3 * c * 100 for c in OFFSETS[j])
-            lines.extend([
-                f"{pad}\tEnd Site",
-                f"{pad}\t{{",
-                f"{pad}\t\tOFFSET {ex:.4f} {ey:.4f} {ez:.4f}",
-                f"{pad}\t}}",
-            ])
+            lines.extend(
+                [
+                    f"{pad}\tEnd Site",
+                    f"{pad}\t{{",
+                    f"{pad}\t\tOFFSET {ex:.4f} {ey:.4f} {ez:.4f}",
+                    f"{pad}\t}}",
+                ]
+            )
         lines.append(f"{pad}}}")
 
     emit(0, 0)
@@ -137,9 +139,7 @@ def glb(motion: Motion) -> bytes:
     positions = [c for p in rest for c in p]
     lows = [min(p[i] for p in rest) for i in range(3)]
     highs = [max(p[i] for p in rest) for i in range(3)]
-    pos = buf.add(
-        _floats(positions), count=count, kind="VEC3", target=34962, bounds=(lows, highs)
-    )
+    pos = buf.add(_floats(positions), count=count, kind="VEC3", target=34962, bounds=(lows, highs))
     joints = buf.add(
         bytes(b for j in range(count) for b in (j, 0, 0, 0)),
         count=count,
@@ -147,9 +147,7 @@ def glb(motion: Motion) -> bytes:
         component=5121,
         target=34962,
     )
-    weights = buf.add(
-        _floats([1.0, 0.0, 0.0, 0.0] * count), count=count, kind="VEC4", target=34962
-    )
+    weights = buf.add(_floats([1.0, 0.0, 0.0, 0.0] * count), count=count, kind="VEC4", target=34962)
     inverse_bind = buf.add(
         _floats(
             v
@@ -355,7 +353,7 @@ FBX_FOOTER_END = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
 KTIME_PER_SECOND = 46_186_158_000
 """FBX's time unit: ticks of one second."""
 
-FbxValue = bool | int | float | str | bytes | array
+FbxValue = bool | int | float | str | bytes | array[Any]
 FbxNode = tuple[str, Sequence[FbxValue], Sequence["FbxNode"]]
 
 
@@ -473,7 +471,10 @@ def fbx(motion: Motion) -> bytes:
                 (
                     "Properties70",
                     (),
-                    (_p("LocalStop", "KTime", "Time", stop), _p("ReferenceStop", "KTime", "Time", stop)),
+                    (
+                        _p("LocalStop", "KTime", "Time", stop),
+                        _p("ReferenceStop", "KTime", "Time", stop),
+                    ),
                 ),
             ),
         )
@@ -646,5 +647,7 @@ def usdz_package(files: Sequence[tuple[str, bytes]]) -> bytes:
         central += struct.pack("<HHHII", 0, 0, 0, 0, offset) + raw_name
     start = len(out)
     out += central
-    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(files), len(files), len(central), start, 0)
+    out += struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(files), len(files), len(central), start, 0
+    )
     return bytes(out)

@@ -82,7 +82,7 @@ def quat_mul(a: Quat, b: Quat) -> Quat:
 def quat_rotate(q: Quat, v: Vec3) -> Vec3:
     x, y, z, w = q
     vx, vy, vz = v
-    # v + 2w(q×v) + 2q×(q×v)
+    # v + 2w (q cross v) + 2 q cross (q cross v)
     cx, cy, cz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
     cx, cy, cz = 2 * cx, 2 * cy, 2 * cz
     return (

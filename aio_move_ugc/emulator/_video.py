@@ -35,9 +35,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def png_gray(pixels: bytes | bytearray, width: int, height: int) -> bytes:
     """An 8-bit grayscale PNG of `pixels` (rows top to bottom, no filtering)."""
-    rows = b"".join(
-        b"\x00" + bytes(pixels[y * width : (y + 1) * width]) for y in range(height)
-    )
+    rows = b"".join(b"\x00" + bytes(pixels[y * width : (y + 1) * width]) for y in range(height))
     return b"".join(
         (
             b"\x89PNG\r\n\x1a\n",
@@ -69,9 +67,7 @@ def frames(motion: Motion, *, overlay: bool) -> Iterable[bytes]:
         background = bytes(WIDTH * HEIGHT)
     for frame, root in zip(motion.world, motion.root_positions, strict=True):
         canvas = bytearray(background)
-        points = [
-            (WIDTH / 2 + (z - root[2]) * SCALE, HEIGHT - 8 - y * SCALE) for _, y, z in frame
-        ]
+        points = [(WIDTH / 2 + (z - root[2]) * SCALE, HEIGHT - 8 - y * SCALE) for _, y, z in frame]
         for j, parent in enumerate(PARENTS):
             if parent >= 0:
                 _line(canvas, *points[parent], *points[j], 255)
@@ -104,7 +100,9 @@ def mp4(motion: Motion, *, overlay: bool = False) -> bytes:
         mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, rate, count, 0x55C4, 0))
         hdlr = _full_box(b"hdlr", 0, 0, struct.pack(">I4s12x", 0, b"vide"), b"VideoHandler\x00")
         vmhd = _full_box(b"vmhd", 0, 1, b"\x00" * 8)
-        dinf = _box(b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1)))
+        dinf = _box(
+            b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1))
+        )
         entry = _box(
             b"png ",
             b"\x00" * 6, struct.pack(">H", 1), b"\x00" * 16,

@@ -29,10 +29,12 @@ def glb_document(data: bytes) -> tuple[dict[str, Any], bytes]:
     magic, version, length = struct.unpack_from("<4sII", data)
     assert (magic, version, length) == (b"glTF", 2, len(data))
     json_len, json_type = struct.unpack_from("<I4s", data, 12)
-    assert json_type == b"JSON" and json_len % 4 == 0
+    assert json_type == b"JSON"
+    assert json_len % 4 == 0
     document = json.loads(data[20 : 20 + json_len])
     bin_len, bin_type = struct.unpack_from("<I4s", data, 20 + json_len)
-    assert bin_type == b"BIN\x00" and 28 + json_len + bin_len == len(data)
+    assert bin_type == b"BIN\x00"
+    assert 28 + json_len + bin_len == len(data)
     binary = data[28 + json_len :]
     assert document["buffers"] == [{"byteLength": bin_len}]
     return document, binary
@@ -68,7 +70,8 @@ def c3d_facts(data: bytes) -> tuple[list[str], int, float]:
     header = struct.unpack_from("<BBHHHHHfHHf", data)
     first_param, key, points, analog, first, last, _, scale, data_start, _, rate = header
     assert (first_param, key, analog, first, scale) == (2, 0x50, 0, 1, -1.0)
-    assert data[512 + 1] == 0x50 and data[512 + 3] == 84  # parameters, Intel processor
+    assert data[512 + 1] == 0x50
+    assert data[512 + 3] == 84
     frames = last - first + 1
     assert len(data) == (data_start - 1) * 512 + frames * points * 16
     blob = data[512 : (data_start - 1) * 512]
@@ -124,7 +127,8 @@ def usda_facts(text: str) -> tuple[list[str], int, float]:
     end = int(re.search(r"endTimeCode = (\d+)", text).group(1))  # type: ignore[union-attr]
     rate = int(re.search(r"timeCodesPerSecond = (\d+)", text).group(1))  # type: ignore[union-attr]
     samples = re.search(r"rotations.timeSamples = \{(.*?)\n\s*\}", text, re.S)
-    assert samples is not None and samples.group(1).count(": [") == end + 1
+    assert samples is not None
+    assert samples.group(1).count(": [") == end + 1
     return names, end + 1, (end + 1) / rate
 
 
@@ -161,7 +165,8 @@ def mp4_facts(data: bytes) -> tuple[int, float]:
     _, _, count = struct.unpack_from(">III", data, stbl[b"stsz"][0])
     sizes = struct.unpack_from(f">{count}I", data, stbl[b"stsz"][0] + 12)
     (offset,) = struct.unpack_from(">I", data, stbl[b"stco"][0] + 8)
-    assert offset == top[b"mdat"][0] and sum(sizes) == top[b"mdat"][1] - offset
+    assert offset == top[b"mdat"][0]
+    assert sum(sizes) == top[b"mdat"][1] - offset
     for size in sizes:
         assert data[offset : offset + 8] == b"\x89PNG\r\n\x1a\n"
         assert data[offset + size - 8 : offset + size - 4] == b"IEND"
@@ -197,7 +202,8 @@ def facts(output_type: str, data: bytes) -> list[tuple[list[str] | None, int, fl
     if output_type == "MAIN_USDZ":
         return [usda_facts(usdz_layer(data))]
     if output_type == "MAIN_BLEND":
-        assert data.startswith(b"BLENDER-v300") and data[12:16] == b"ENDB"
+        assert data.startswith(b"BLENDER-v300")
+        assert data[12:16] == b"ENDB"
         return [(None, -1, -1.0)]
     if kind == "mp4":
         frames, seconds = mp4_facts(data)
