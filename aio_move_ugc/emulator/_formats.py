@@ -15,7 +15,7 @@ import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeAlias
 
 from ._motion import (
     JOINT_NAMES,
@@ -353,7 +353,7 @@ FBX_FOOTER_END = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
 KTIME_PER_SECOND = 46_186_158_000
 """FBX's time unit: ticks of one second."""
 
-FbxValue = bool | int | float | str | bytes | array[Any]
+FbxValue: TypeAlias = "bool | int | float | str | bytes | array[Any]"
 FbxNode = tuple[str, Sequence[FbxValue], Sequence["FbxNode"]]
 
 
