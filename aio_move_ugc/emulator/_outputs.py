@@ -10,6 +10,7 @@ from typing import Any
 from ._formats import blend, bvh, c3d, fbx, glb, motion_data, sync_data, usdz_package, zip_package
 from ._motion import Motion, frame_count, motion
 from ._usd import usda
+from ._usdc import usdc
 from ._video import mp4
 
 OUTPUT_BLOCK = 64 * 1024
@@ -50,8 +51,8 @@ def _single(kind: str, m: Motion) -> bytes:
         return c3d(m)
     if kind == "fbx":
         return fbx(m)
-    if kind == "usda":
-        return usda(m)
+    if kind == "usdc":
+        return usdc(m)
     if kind == "usdz":
         return usdz_package([("motion.usda", usda(m))])
     if kind == "blend":
@@ -65,7 +66,7 @@ _ALL_MEMBERS = {
     "ALL_C3D": ("c3d", "c3d"),
     "ALL_FBX": ("fbx", "fbx"),
     "ALL_GLB": ("glb", "glb"),
-    "ALL_USDC": ("usda", "usda"),
+    "ALL_USDC": ("usdc", "usdc"),
     "ALL_USDZ": ("usdz", "usdz"),
 }
 """ALL_* output -> (writer, extension of each actor's file in the zip)."""
@@ -74,7 +75,7 @@ _MAIN = {
     "MAIN_BLEND": "blend",
     "MAIN_FBX": "fbx",
     "MAIN_GLB": "glb",
-    "MAIN_USDC": "usda",
+    "MAIN_USDC": "usdc",
     "MAIN_USDZ": "usdz",
 }
 

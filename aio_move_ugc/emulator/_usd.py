@@ -30,7 +30,7 @@ def usda(motion: Motion) -> bytes:
         root = motion.root_positions[f]
         moved = [root] + [OFFSETS[j] for j in range(1, len(JOINT_NAMES))]
         translations.append(
-            f"            {f}: " + _list(f"({x:.5g}, {y:.5g}, {z:.5g})" for x, y, z in moved) + ","
+            f"            {f}: " + _list(f"({x:.7g}, {y:.7g}, {z:.7g})" for x, y, z in moved) + ","
         )
         rotations.append(
             f"            {f}: "

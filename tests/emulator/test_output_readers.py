@@ -129,15 +129,16 @@ def test_videos_decode_in_pyav(kind: str) -> None:
     assert (pictures[0] != pictures[-1]).any()  # and it moves
 
 
-@pytest.mark.parametrize("kind", ["MAIN_USDZ", "MAIN_USDC", "ALL_USDZ"])
+@pytest.mark.parametrize("kind", ["MAIN_USDZ", "MAIN_USDC", "ALL_USDZ", "ALL_USDC"])
 def test_usd_opens_in_usd_core(kind: str, tmp_path: Path) -> None:
     pytest.importorskip("pxr")
     from pxr import Usd, UsdSkel
 
     data = output(kind)
-    if kind == "ALL_USDZ":
-        data = zipfile.ZipFile(io.BytesIO(data)).read("actor_0.usdz")
-        kind = "MAIN_USDZ"
+    if kind.startswith("ALL_"):
+        suffix = kind.removeprefix("ALL_").lower()
+        data = zipfile.ZipFile(io.BytesIO(data)).read(f"actor_0.{suffix}")
+        kind = f"MAIN_{suffix.upper()}"
     path = write(tmp_path, "out." + kind.removeprefix("MAIN_").lower(), data)
     stage = Usd.Stage.Open(str(path))
     assert stage.GetTimeCodesPerSecond() == FRAME_RATE
@@ -156,6 +157,10 @@ def test_usd_opens_in_usd_core(kind: str, tmp_path: Path) -> None:
         assert got == pytest.approx([x, y, z, w], abs=1e-5)
     query = UsdSkel.Cache().GetSkelQuery(skeleton)
     assert query.GetAnimQuery().GetPrim() == animation.GetPrim()
+    translations = animation.GetTranslationsAttr().Get(FRAMES - 1)
+    assert list(translations[0]) == pytest.approx(list(MOTION.root_positions[-1]), abs=1e-5)
+    bind = skeleton.GetBindTransformsAttr().Get()
+    assert bind[JOINT_NAMES.index("Head")].ExtractTranslation()[1] == pytest.approx(1.52)
 
 
 def test_fbx_opens_in_assimp(tmp_path: Path) -> None:
