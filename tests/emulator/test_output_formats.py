@@ -18,8 +18,9 @@ from aio_move_ugc.emulator import EmulatorConfig
 from aio_move_ugc.emulator._motion import DEFAULT_DURATION, FRAME_RATE, JOINT_NAMES, frame_count
 from aio_move_ugc.emulator._outputs import formatted_output
 from aio_move_ugc.emulator._state import OUTPUT_FILE_TYPES
+from tests.support import MakeEmulator
 
-from .conftest import EmulatorFactory, GraphQLClient
+from .support import GraphQLClient
 
 JOBS = ["job-00000000-0000-4000-8000-000000000000", "job-5f0c2a1e-7b7d-4c1e-9a55-1d2b3c4d5e6f"]
 CLIPS: list[dict[str, float] | None] = [None, {"startTime": 1.0, "endTime": 2.5}]
@@ -335,7 +336,7 @@ def test_output_size_none_is_the_default_and_numbers_still_mean_noise() -> None:
 
 
 async def test_served_outputs_are_the_formatted_files(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     """Through the server: each downloaded output is the job's file of its format, shaped by
     the job's clip window, and noise of `output_size` bytes when that is set."""
