@@ -47,15 +47,16 @@ def png_gray(pixels: bytes | bytearray, width: int, height: int) -> bytes:
 
 
 def _line(canvas: bytearray, x0: float, y0: float, x1: float, y1: float, value: int) -> None:
+    """A line two pixels wide; ends outside the frame are moved to its edge (the frame is
+    convex, so every point between them is inside too)."""
+    x0, x1 = (min(max(x, 0.0), WIDTH - 2.0) for x in (x0, x1))
+    y0, y1 = (min(max(y, 0.0), HEIGHT - 1.0) for y in (y0, y1))
+    pair = bytes((value, value))
     steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    dx, dy = (x1 - x0) / steps, (y1 - y0) / steps
     for i in range(steps + 1):
-        t = i / steps
-        x = int(x0 + (x1 - x0) * t)
-        y = int(y0 + (y1 - y0) * t)
-        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            px, py = x + dx, y + dy
-            if 0 <= px < WIDTH and 0 <= py < HEIGHT:
-                canvas[py * WIDTH + px] = value
+        at = int(y0 + dy * i) * WIDTH + int(x0 + dx * i)
+        canvas[at : at + 2] = pair
 
 
 def frames(motion: Motion, *, overlay: bool) -> Iterable[bytes]:
