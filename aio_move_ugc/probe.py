@@ -106,7 +106,8 @@ DOCUMENTS: dict[str, Operation] = {
         _op(
             "ProbeVolumes",
             "listVolumes",
-            "query ProbeVolumes { listVolumes(first: 5) { items { id metadata } } }",
+            "query ProbeVolumes { listVolumes(first: 5) "
+            "{ items { ... on HumanVolume { id metadata } } } }",
         ),
         _op("ProbeRigs", "listRigs", "query ProbeRigs { listRigs { items { name } } }"),
         _op(
