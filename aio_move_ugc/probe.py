@@ -821,6 +821,15 @@ def judge_readiness(probe: Probe) -> Finding:
         ]
     }
     if not probe.snapshots:
+        if "job" in probe.failures:
+            return Finding(
+                "readiness",
+                title,
+                "not_observed",
+                f"the probe's job could not be made or followed ({probe.failures['job']})",
+                None,
+                list(READINESS_VARIANTS),
+            )
         if probe.facts.get("existing_null_urls"):
             return Finding(
                 "readiness",

@@ -3,6 +3,7 @@ and its report and configuration play back into the emulator as the same report.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 from graphql import parse, validate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aio_move_ugc import InvalidInputError, RateLimitError
 from aio_move_ugc._schema import load_schema
@@ -154,6 +157,50 @@ async def test_the_probe_names_every_pair_of_axis_values(variants: Variants, vid
     assert len(report.settled_axes) == 4
 
 
+axes = st.builds(
+    Variants,
+    output_labels=st.sampled_from(["type", "lower", "extension"]),
+    readiness=st.sampled_from(["null_urls", "one_by_one", "all_at_once"]),
+    throttling=st.sampled_from(["http429", "appsync200", "http400"]),
+    throttle_error_type=st.none() | st.sampled_from(THROTTLE_ERROR_TYPES),
+    missing_metadata=st.sampled_from(["mixed", "null", "empty_json"]),
+) | st.builds(
+    Variants,
+    output_labels=st.sampled_from(["type", "lower", "extension"]),
+    readiness=st.sampled_from(["null_urls", "one_by_one", "all_at_once"]),
+    throttling=st.just("gateway503"),
+    missing_metadata=st.sampled_from(["mixed", "null", "empty_json"]),
+)
+
+
+@pytest.fixture(scope="module")
+def module_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("probe") / "any.mp4"
+    path.write_bytes(b"\0" * 512)
+    return path
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(variants=axes, seed=st.integers(0, 1000))
+def test_the_probe_names_any_combination(variants: Variants, seed: int, module_video: Path) -> None:
+    video = module_video
+    config = replace(TIMINGS, variants=variants, seed=seed)
+    report, _ = asyncio.run(run_probe(config, with_job=video))
+    assert len(report.settled_axes) == 4
+    assert report.variants.throttle_type == variants.throttle_type
+    assert replace(report.variants, throttle_error_type=None) == replace(
+        variants, throttle_error_type=None
+    )
+
+
+async def test_a_failed_job_is_said_and_its_readiness_not_guessed(video: Path) -> None:
+    report, _ = await run_probe(replace(TIMINGS, failure_rate=1.0), with_job=video)
+    found = report.finding("readiness")
+    assert found.confidence == "not_observed"
+    assert "FAILED" in found.observed
+    assert report.finding("job_timing").confidence == "not_observed"
+
+
 SHAPES = [
     Variants(throttling=shape, throttle_error_type=error_type)
     for shape in ("http429", "appsync200", "http400")
@@ -188,11 +235,25 @@ async def test_without_a_job_labels_come_from_a_finished_job_and_readiness_is_no
             )
             for _ in range(7):
                 await ugc.jobs.create_singlecam(take.id)
+            await ugc.volumes.create_human_volume(
+                [
+                    {
+                        "device_label": label,
+                        "file_id": file.id,
+                        "format": "MP4",
+                        "camera_settings": {"lens": "goprohero10-2-7k"},
+                    }
+                    for label in ("left", "right")
+                ],
+                human_height=1.8,
+                area_type="NORMAL",
+            )
         emu.advance(3600)
         report = await probe(emu.api_key, endpoint_url=emu.endpoint_url, clock=Clock(emu))
     assert report.finding("output_labels").match == "extension"
     assert report.finding("readiness").confidence == "not_observed"
     assert report.finding("missing_metadata").match == "null"
+    assert report.finding("volume_ids").match == "the emulator's"
     cursor = report.finding("pagination_cursor")
     assert cursor.match == "the emulator's", cursor
     assert report.named_variant is None
