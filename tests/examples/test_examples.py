@@ -57,6 +57,7 @@ def served_outputs(emu: Emulator, job_id: str) -> dict[str, bytes]:
 
 
 # ------------------------------------------------------------------------------ scripts
+@pytest.mark.slow
 async def test_one_take_against_a_service_and_on_its_own(
     emulator: Emulator, tmp_path: Path
 ) -> None:
