@@ -134,3 +134,18 @@ def test_with_job_and_yes_spends_exactly_one_job_in_real_time(
     assert emu.stats()["operations"]["ProbeCreateJob"] == 1
     assert report["findings"][0]["match"] == "type"
     assert report["requests"] == emu.stats()["graphql_requests"] <= 50
+
+
+def test_a_written_config_plays_back_as_the_same_report(
+    emu: EmulatorThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.json"
+    assert main(["--json", "probe", *flags(emu), "--emulator-config", str(cfg)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    played = EmulatorConfig.from_json(cfg.read_text())
+    with EmulatorThread(played) as again:
+        args = ["--api-key", played.api_key, "--endpoint-url", again.endpoint_url]
+        assert main(["--json", "probe", *args]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["variants"] == first["variants"]
+    assert second["findings"] == first["findings"]
