@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -62,6 +63,8 @@ CONFIDENCE_WORDS = {
 NEEDS_JOB = "not observable without a job: run again with --with-job VIDEO"
 MISSING_JOB_ID = "job-00000000-0000-4000-8000-000000000000"
 """An id no job has: the probe asks for it to see how a missing record is answered."""
+RECORD_ID = re.compile(r"\b(job|file|take|volume|client|webhook)-[0-9A-Za-z][0-9A-Za-z-]{7,}")
+"""A record's id, wherever the service may have put one (an output's key, a label)."""
 LIMITS: dict[str, Any] = {limit.name: limit.value for limit in INVENTED_LIMITS}
 
 
@@ -419,7 +422,7 @@ class Snapshot:
 
 # ------------------------------------------------------------------ the probe
 @dataclass
-class _Outputs:
+class Outputs:
     """Outputs seen: (key, format, requested type or None)."""
 
     labels: list[tuple[str, str, OutputType | None]] = field(default_factory=list)
@@ -477,17 +480,25 @@ class Probe:
         self.stopped: str | None = None
         self.metadata: list[tuple[str, str, bool]] = []
         """(kind of record, shape, whether the probe made the record without metadata)."""
-        self.outputs = _Outputs()
+        self.outputs = Outputs()
         self.lifetimes: list[tuple[float, str]] = []
         self.facts: dict[str, Any] = {}
         self.snapshots: list[Snapshot] = []
         self.requested: tuple[OutputType, ...] = ()
         self.job_created_at: float | None = None
 
-    def scrub(self, text: str) -> str:
-        """`text` without the key or any URL's query (a signature, a token)."""
-        text = text.replace(self._key.get_secret_value(), "<key>")
-        return " ".join(redact_url(w) if "://" in w else w for w in text.split(" "))
+    def scrub(self, value: Any) -> Any:
+        """`value` (text, or lists and dicts of it) without the key, any URL's query (a
+        signature, a token) or a record id: what the service answered may hold any of them."""
+        if isinstance(value, str):
+            text = value.replace(self._key.get_secret_value(), "<key>")
+            text = RECORD_ID.sub(r"\1-<id>", text)
+            return " ".join(redact_url(w) if "://" in w else w for w in text.split(" "))
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        return value
 
     def _count(self, event: RequestEvent) -> None:
         self.used += 1
@@ -701,7 +712,7 @@ class Probe:
                 self.facts["job_failed"] = True
                 return
             if state == "FINISHED" and len(ready) >= len(self.requested):
-                self.outputs = _Outputs(source="the probe's job")
+                self.outputs = Outputs(source="the probe's job")
                 for out in outputs:
                     key, fmt = str(_get(out, "key")), str(_get(out, "format"))
                     self.outputs.labels.append((key, fmt, _told(key, self.requested)))
@@ -772,7 +783,7 @@ def _cursor_shape(cursor: object) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------ judging
-def judge_labels(outputs: _Outputs) -> Finding:
+def judge_labels(outputs: Outputs) -> Finding:
     title = "Output labels (`output_labels`)"
     if not outputs.labels:
         return Finding(
@@ -1322,6 +1333,10 @@ async def probe(
     ]
     for finding in findings:
         finding.observed = run.scrub(finding.observed)
+        finding.match = run.scrub(finding.match)
+        finding.candidates = run.scrub(finding.candidates)
+        finding.details = run.scrub(finding.details)
+        finding.note = run.scrub(finding.note)
     return ProbeReport(
         endpoint=redact_url(run.endpoint_url),
         budget=budget,

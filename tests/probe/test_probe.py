@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import anyio
@@ -16,7 +16,7 @@ from graphql import parse, validate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aio_move_ugc import InvalidInputError, RateLimitError
+from aio_move_ugc import InvalidInputError, RateLimitError, Timeout
 from aio_move_ugc._schema import load_schema
 from aio_move_ugc.emulator import (
     THROTTLE_ERROR_TYPES,
@@ -26,7 +26,15 @@ from aio_move_ugc.emulator import (
     RouteFaults,
     Variants,
 )
-from aio_move_ugc.probe import DOCUMENTS, ProbeError, ProbeReport, probe
+from aio_move_ugc.probe import (
+    DOCUMENTS,
+    Outputs,
+    Probe,
+    ProbeError,
+    ProbeReport,
+    judge_labels,
+    probe,
+)
 
 TIMINGS = EmulatorConfig(job_queue_delay=2.0, job_duration=10.0, output_lag=10.0, output_size=256)
 """A job's life in emulator seconds: time moves only when the probe sleeps, so this costs no
@@ -366,3 +374,35 @@ def emu_client_no_retry(emu: Emulator):  # type: ignore[no-untyped-def]
     from aio_move_ugc import AsyncMoveUgc
 
     return AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, max_retries=0)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "https://bucket.s3.amazonaws.com/job-1f2e3d4c/main.fbx?X-Amz-Signature=abc&X-Amz-Security-Token=t",
+        "job-1f2e3d4c-aaaa-bbbb_main_fbx",
+        "a-users-own-secret-key-4242",
+    ],
+)
+async def test_whatever_the_service_answers_reaches_the_report_scrubbed(label: str) -> None:
+    """A label is copied into the report; one holding a URL, an id or the key loses them."""
+    config = replace(TIMINGS, api_key="a-users-own-secret-key-4242")
+    async with Emulator(config) as emu:
+        run = Probe(
+            api_key=emu.api_key,
+            endpoint_url=emu.endpoint_url,
+            budget=1,
+            read_only=True,
+            video=None,
+            clock=Clock(emu),
+            max_wait=1.0,
+            job_timeout=1.0,
+            timeout=Timeout(),
+        )
+        run.outputs = Outputs(labels=[(label, label, None)], source="an existing finished job")
+        found = judge_labels(run.outputs)
+        found.observed, found.details = run.scrub(found.observed), run.scrub(found.details)
+        await run.transport.aclose()
+    text = json.dumps(asdict(found))
+    for secret in ("Signature=", "Security-Token", "1f2e3d4c", "secret-key", "abc"):
+        assert secret not in text
