@@ -34,7 +34,7 @@ def tests(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """The slow tier: the tests marked slow (fresh installs, Temporal dev servers and their
     kill scenarios, GiB round trips, the docs build, the quick benchmarks)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,formats]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", *session.posargs)
 
 

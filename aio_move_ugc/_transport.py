@@ -188,6 +188,9 @@ def error_from_answer(
         "request_id": request_id,
         "operation_name": operation_name,
     }
+    if not errors and isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        # A gateway's own JSON answer ({"message": "Rate exceeded"}) says what it is in words.
+        text = text or payload["message"][:2048]
     types = {e.get("errorType") for e in errors}
     message = _summary(errors) if errors else f"HTTP {status}"
     if status == 401 or "UnauthorizedException" in types:

@@ -29,7 +29,6 @@ INSTANT: dict[str, Any] = {
     "job_duration": 0.0,
     "output_lag": 0.0,
     "volume_duration": 0.0,
-    "output_size": 4096,
 }
 """Jobs and volumes end the moment they are created, so no block waits on a clock."""
 
