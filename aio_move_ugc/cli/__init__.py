@@ -45,7 +45,12 @@ NO_FLAG_ADVICE = re.compile(r";\s*pass (?!--)\w+=[^;]*")
 type=...`): dropped, the rest of the message stands on its own."""
 API_FLAGS = ("api_key", "endpoint_url", "max_retries")
 """The global flags of commands that call the API."""
-API_FLAGS_OF = {"demo": (), "emulator": (), "worker": ("api_key", "endpoint_url")}
+API_FLAGS_OF = {
+    "demo": (),
+    "emulator": (),
+    "worker": ("api_key", "endpoint_url"),
+    "probe": ("api_key", "endpoint_url"),  # its requests are counted against --budget
+}
 """Commands that use fewer of `API_FLAGS` (the demo and the emulator serve their own API):
 those flags are not offered there, and given before the command they are usage errors."""
 API_FLAG_DEFAULTS: dict[str, object] = {"api_key": None, "endpoint_url": None, "max_retries": 3}

@@ -342,10 +342,12 @@ def test_commands_that_serve_their_own_api_do_not_offer_its_flags(
             assert exited.value.code == 2, args
             (line,) = capsys.readouterr().err.splitlines()
             assert flag in line, line
-    # The worker uses the key and the endpoint, not --max-retries (Temporal retries for it).
-    worker = parsers["worker"].format_help()
-    assert "--api-key" in worker
-    assert "--max-retries" not in worker
+    # The worker and the probe use the key and the endpoint, not --max-retries (Temporal
+    # retries for the one, the other counts every request against its budget).
+    for command in ("worker", "probe"):
+        text = parsers[command].format_help()
+        assert "--api-key" in text, command
+        assert "--max-retries" not in text, command
     assert "--max-retries" in parsers["jobs list"].format_help()
 
 
