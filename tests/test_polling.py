@@ -32,7 +32,7 @@ from aio_move_ugc import (
     SourceIn,
 )
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
-from aio_move_ugc.watch import Poller
+from aio_move_ugc.watch import Looks, Poller
 
 from .conftest import FAST
 
@@ -249,7 +249,7 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
             job = await ugc.jobs.wait(job_id)
             polls = emu.stats.operations.get("GetJobs", 0) - before
 
-    assert job.outputs_ready
+    assert job.outputs and all(o.file.presigned_url for o in job.outputs)
     assert polls <= 30, polls
     assert sum(clock.sleeps) >= 610, "the job took its ten minutes of emulated time"
     # Progress changed at every poll, yet the pause kept growing to its ceiling.
@@ -292,14 +292,12 @@ class SlowAnswers:
         self.time += seconds
         await anyio.lowlevel.checkpoint()
 
-    async def fetch(
-        self, _ctx: object, batch: list[str]
-    ) -> tuple[list[tuple[str, str]], list[str]]:
+    async def fetch(self, _ctx: object, batch: list[str]) -> Looks[str]:
         self.starts.append(self.time)
         self.time += self.answer_time
         if self.failing:
             raise APIStatusError("busy", status=503)
-        return [(item, item) for item in batch], []
+        return Looks(found={item: item for item in batch})
 
 
 async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
@@ -307,7 +305,7 @@ async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
     poller = Poller(env, PollPolicy(interval=1.0, max_interval=4.0), env.fetch)  # type: ignore[arg-type]
     for _ in range(3):
         assert await poller.round(["a", "b"]) is not None
-        await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+        await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert await poller.round(["a"]) is not None
     # A slow answer does not push every later look back by its own duration...
     assert [round(b - a, 6) for a, b in zip(env.starts, env.starts[1:], strict=False)] == [1.0] * 3
@@ -315,10 +313,10 @@ async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
     # ...and after a failed round, the whole pause runs from its end.
     env.failing = True
     assert await poller.round(["a"]) is None
-    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert env.sleeps[-1] == 1.0
     # An answer slower than the pause: the next round starts at once, never before it ends.
     env.failing, env.answer_time = False, 1.5
     assert await poller.round(["a"]) is not None
-    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert env.sleeps[-1] == 0.0

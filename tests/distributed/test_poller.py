@@ -51,7 +51,8 @@ async def test_many_waiters_share_rounds_of_fifty(tmp_path: Path) -> None:
             await asyncio.gather(runner, return_exceptions=True)
         asked = emu.stats.operations["GetJobs"] - before
     assert all(end.finished and end.state == "FINISHED" for end in ends)
-    assert all(end.job is not None and end.job.outputs_ready for end in ends)
+    assert all(end.job is not None and end.job.outputs for end in ends)
+    assert all(o.file.presigned_url for end in ends for o in end.job.outputs or [])
     assert poller.rounds >= 2
     # Every round asked ceil(N/50) requests for the N jobs waited on then: at most 3 (105 jobs).
     assert asked == poller.requests
@@ -86,13 +87,28 @@ async def test_failed_and_unknown_jobs_end_their_waits() -> None:
     assert (unknown.finished, unknown.state) == (False, "NOT_FOUND")
 
 
-async def test_polling_keeps_within_half_the_budget() -> None:
-    async with AsyncMoveUgc(
-        "k" * 20, endpoint_url="http://127.0.0.1:9/graphql", rate_limit=RateBudget(100, window=60)
-    ) as ugc:
-        poller = JobPoller(ugc, interval=0.1, max_interval=1.0)
-        # 120 jobs: 3 requests a round; half of 100 per minute allows a round every 3.6 s.
-        assert poller._budget_floor(120) == pytest.approx(3.6)
-        assert poller._budget_floor(0) == 0.0
+async def test_polling_keeps_within_half_the_budget(tmp_path: Path) -> None:
+    config = EmulatorConfig(job_queue_delay=0.5, job_duration=2.0, output_lag=0.1)
+    async with (
+        Emulator(config) as emu,
+        AsyncMoveUgc(
+            emu.api_key, endpoint_url=emu.endpoint_url, rate_limit=RateBudget(6000, window=60)
+        ) as ugc,
+    ):
+        ids = await _jobs(ugc, tmp_path, 120)
+        poller = JobPoller(ugc, interval=0.01, max_interval=0.02)
+        runner = asyncio.ensure_future(poller.run())
+        try:
+            started = asyncio.get_running_loop().time()
+            ends = await asyncio.wait_for(asyncio.gather(*(poller.wait(j) for j in ids)), 60)
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert all(end.finished for end in ends)
+    # 120 jobs: 3 requests a round; half of 6000 per minute allows a round every 0.06 s,
+    # far slower than the 0.01 s interval asked for.
+    assert poller.requests == 3 * poller.rounds
+    assert took >= 0.06 * (poller.rounds - 1)
     with pytest.raises(InvalidInputError):
         JobPoller(ugc, interval=2.0, max_interval=1.0)
