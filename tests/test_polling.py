@@ -22,6 +22,8 @@ import pytest
 from aio_move_ugc import (
     APIStatusError,
     AsyncMoveUgc,
+    GraphQLResponseError,
+    NotFoundError,
     BulkItem,
     CameraSettings,
     JobState,
@@ -31,7 +33,7 @@ from aio_move_ugc import (
     SourceFormat,
     SourceIn,
 )
-from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+from aio_move_ugc.emulator import Emulator, EmulatorConfig, RecordFault, RouteFaults
 from aio_move_ugc.watch import Looks, Poller
 
 from .conftest import FAST
@@ -220,6 +222,85 @@ async def test_polling_that_keeps_failing_gives_up_after_the_same_number_of_roun
     assert min(env.clock.sleeps[-(MAX_FAILURES - 1) :]) >= PollPolicy().interval
 
 
+def _only_record(env: Env) -> str:
+    """The job polled (or, with none, the volume): one per test, made by the surface's setup."""
+    (record_id,) = list(env.emu.state.jobs) or list(env.emu.state.volumes)
+    return record_id
+
+
+def _fail_record(env: Env, fault: RecordFault) -> Arm:
+    return lambda: env.emu.fail_record(_only_record(env), fault)
+
+
+def _finished(surface: str, outcome: Any) -> None:
+    if surface == "bulk.run":
+        assert outcome.ok
+        assert set(outcome.outputs) == {OutputType.MAIN_FBX}
+    else:
+        state = outcome.state if surface == "volumes.wait" else outcome.current_state
+        assert state == JobState.FINISHED
+
+
+TRANSIENT_FAULTS = {
+    "lambda fault at the alias": RecordFault(error_type="Lambda:Unhandled"),
+    "dynamodb fault inside the fields": RecordFault(
+        field="progress", error_type="DynamoDB:ProvisionedThroughputExceededException"
+    ),
+    "throttled inside the fields": RecordFault(field="progress", error_type="ThrottlingException"),
+}
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT_FAULTS))
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_a_transient_error_about_one_record_is_retried_within_the_limit(
+    env: Env, surface: str, fault: str
+) -> None:
+    """AppSync's partial errors (HTTP 200, an error whose path leads to the record, null data
+    there) of a transient type are failed looks, tried again: never "not found", never fatal
+    short of `max_failures` looks in a row."""
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = replace(TRANSIENT_FAULTS[fault], times=MAX_FAILURES - 1)
+
+    outcome = await follow(env, target, _fail_record(env, injected))
+
+    _finished(surface, outcome)
+    assert env.emu.stats.faults[f"record {injected.error_type}"] == MAX_FAILURES - 1
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT_FAULTS))
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_a_transient_error_about_one_record_ends_its_wait_at_the_limit(
+    env: Env, surface: str, fault: str
+) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = TRANSIENT_FAULTS[fault]
+
+    with pytest.raises(GraphQLResponseError) as caught:
+        await follow(env, target, _fail_record(env, injected))
+
+    assert not isinstance(caught.value, NotFoundError), "a record that exists is not unknown"
+    assert _only_record(env) in str(caught.value)
+    assert env.emu.stats.faults[f"record {injected.error_type}"] == MAX_FAILURES
+
+
+@pytest.mark.parametrize("field", [None, "progress"])
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_an_error_about_one_record_that_will_not_pass_ends_its_wait_at_once(
+    env: Env, surface: str, field: str | None
+) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = RecordFault(field=field, error_type="BadRequestException", message="no")
+
+    with pytest.raises(GraphQLResponseError) as caught:
+        await follow(env, target, _fail_record(env, injected))
+
+    assert not isinstance(caught.value, NotFoundError)
+    assert env.emu.stats.faults["record BadRequestException"] == 1
+
+
 @pytest.mark.parametrize("surface", list(SURFACES))
 async def test_polling_survives_failing_rounds_short_of_the_limit(env: Env, surface: str) -> None:
     setup, follow = SURFACES[surface]
@@ -228,12 +309,7 @@ async def test_polling_survives_failing_rounds_short_of_the_limit(env: Env, surf
     outcome = await follow(env, target, lambda: env.fail_polling_from_now(MAX_FAILURES - 1))
 
     assert env.emu.stats.faults["graphql 500"] == MAX_FAILURES - 1
-    if surface == "bulk.run":
-        assert outcome.ok
-        assert set(outcome.outputs) == {OutputType.MAIN_FBX}
-    else:
-        state = outcome.state if surface == "volumes.wait" else outcome.current_state
-        assert state == JobState.FINISHED
+    _finished(surface, outcome)
 
 
 async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
