@@ -8,6 +8,7 @@ every count below is exact.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,11 +23,12 @@ import pytest
 from aio_move_ugc import (
     APIStatusError,
     AsyncMoveUgc,
-    GraphQLResponseError,
-    NotFoundError,
     BulkItem,
     CameraSettings,
+    GraphQLResponseError,
     JobState,
+    NotFoundError,
+    OutputMissingError,
     OutputType,
     PollPolicy,
     RetryPolicy,
@@ -34,7 +36,7 @@ from aio_move_ugc import (
     SourceIn,
 )
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RecordFault, RouteFaults
-from aio_move_ugc.watch import Looks, Poller
+from aio_move_ugc.watch import SETTLE_MIN, Looks, Poller
 
 from .conftest import FAST
 
@@ -325,7 +327,8 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
             job = await ugc.jobs.wait(job_id)
             polls = emu.stats.operations.get("GetJobs", 0) - before
 
-    assert job.outputs and all(o.file.presigned_url for o in job.outputs)
+    assert job.outputs
+    assert all(o.file.presigned_url for o in job.outputs)
     assert polls <= 30, polls
     assert sum(clock.sleeps) >= 610, "the job took its ten minutes of emulated time"
     # Progress changed at every poll, yet the pause kept growing to its ceiling.
@@ -396,3 +399,92 @@ async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
     assert await poller.round(["a"]) is not None
     await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert env.sleeps[-1] == 0.0
+
+
+async def _paced_wait(tmp_path: Path, queue: float, duration: float) -> tuple[int, EmulatorClock]:
+    config = EmulatorConfig(job_queue_delay=queue, job_duration=duration, output_lag=5.0)
+    async with Emulator(config) as emu:
+        clock = EmulatorClock(emu)
+        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock) as ugc:
+            job_id = await _job(Env(emu, ugc, clock, tmp_path))
+            before = emu.stats.operations.get("GetJobs", 0)
+            await ugc.jobs.wait(job_id)
+            return emu.stats.operations.get("GetJobs", 0) - before, clock
+
+
+@pytest.mark.parametrize(
+    ("queue", "duration", "most"),
+    [(10.0, 600.0, 30), (300.0, 600.0, 40), (120.0, 600.0, 40), (600.0, 600.0, 40)],
+)
+async def test_the_pace_holds_for_the_whole_life_of_a_job_queue_included(
+    tmp_path: Path, queue: float, duration: float, most: int
+) -> None:
+    """A job starting does not reset the pace: a 5-minute queue then a 10-minute run costs
+    at most 40 requests with the defaults (a 10-minute job alone at most 30)."""
+    polls, clock = await _paced_wait(tmp_path, queue, duration)
+
+    assert polls <= most, polls
+    assert sum(clock.sleeps) >= queue + duration, "the job took its emulated time"
+
+
+async def test_retrieve_many_asks_fifty_jobs_a_request(env: Env) -> None:
+    first = await _job(env)
+    take = (await env.ugc.jobs.retrieve(first)).take
+    others = [
+        (await env.ugc.jobs.create_singlecam(take.id if take else "")).id
+        if take
+        else await _job(env)
+        for _ in range(119)
+    ]
+    ids = [first, *others]
+    unknown = "job-00000000-0000-4000-8000-000000000000"
+    before = env.emu.stats.operations.get("GetJobs", 0)
+
+    jobs = await env.ugc.jobs.retrieve_many([*ids, ids[0]])
+    asked = env.emu.stats.operations.get("GetJobs", 0) - before
+    assert list(jobs) == ids
+    assert asked == 3  # ceil(120 / 50)
+
+    jobs = await env.ugc.jobs.retrieve_many([unknown, *ids[:10]])
+    # An unknown id nulls its batch's answer: that batch is asked again without it.
+    assert env.emu.stats.operations.get("GetJobs", 0) - before - asked == 2
+    assert list(jobs) == ids[:10]
+    assert await env.ugc.jobs.retrieve_many([]) == {}
+
+
+async def test_retrieve_many_raises_an_error_about_one_job(env: Env) -> None:
+    job_id = await _job(env)
+    env.emu.fail_record(job_id, RecordFault(field="progress", error_type="BadRequestException"))
+    with pytest.raises(GraphQLResponseError, match=job_id) as caught:
+        await env.ugc.jobs.retrieve_many([job_id])
+    assert not isinstance(caught.value, NotFoundError)
+
+
+async def test_a_type_the_job_never_had_fails_once_its_outputs_settle(env: Env) -> None:
+    """`download_outputs(types=...)` by a client that did not create the job: once the job is
+    FINISHED and its list settled without the type, it fails at once, naming what it has."""
+    job_id = await _job(env)  # asked for MAIN_FBX only
+    async with AsyncMoveUgc(
+        env.emu.api_key, endpoint_url=env.emu.endpoint_url, clock=env.clock
+    ) as other:
+        started = env.clock.now()
+        with pytest.raises(OutputMissingError, match="main_fbx") as caught:
+            await other.jobs.download_outputs(job_id, env.tmp / "out", types=["MAIN_USDZ"])
+    assert caught.value.missing == ["MAIN_USDZ"]
+    # The job ends 32 s in and is seen within one pause (at most a quarter of 40 s); its list
+    # then has to stay the same for SETTLE_MIN seconds, looked at every interval: not an hour.
+    policy = PollPolicy()
+    assert env.clock.now() - started <= 32 + 0.25 * 40 + SETTLE_MIN + policy.interval
+    assert not list((env.tmp / "out").glob("*")) if (env.tmp / "out").exists() else True
+
+
+async def test_a_job_whose_request_is_unknown_is_taken_quietly_once_settled(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = await _job(env)
+    async with AsyncMoveUgc(
+        env.emu.api_key, endpoint_url=env.emu.endpoint_url, clock=env.clock
+    ) as other:
+        job = await other.jobs.wait(job_id)
+    assert [o.file.presigned_url is not None for o in job.outputs or []] == [True]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

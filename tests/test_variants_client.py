@@ -13,7 +13,6 @@ jobs that take seconds of the emulator's time finish at once and every deadline 
 from __future__ import annotations
 
 import logging
-
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace

@@ -466,7 +466,8 @@ async def test_receiver_yields_the_emulators_deliveries(emulator: Emulator, tmp_
         assert finished.job.id == job.id
         # The completed event does not promise output URLs: wait for them by polling.
         ready = await ugc.jobs.wait(job.id, interval=0.02, max_interval=0.05, timeout=5)
-        assert ready.outputs and all(o.file.presigned_url for o in ready.outputs)
+        assert ready.outputs
+        assert all(o.file.presigned_url for o in ready.outputs)
     assert emulator.stats.webhook_deliveries == 2
     assert receiver.rejected == 0
 

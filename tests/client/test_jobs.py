@@ -244,7 +244,8 @@ async def test_job_runs_to_finished_with_outputs(emu: Emulator, ugc: AsyncMoveUg
         if job.outputs and all(o.file.presigned_url for o in job.outputs):
             break
         await asyncio.sleep(0.03)
-    assert job.outputs and all(o.file.presigned_url for o in job.outputs)
+    assert job.outputs
+    assert all(o.file.presigned_url for o in job.outputs)
     assert seen >= {JobState.NOT_STARTED, JobState.RUNNING, JobState.FINISHED}
     assert job.progress is not None
     assert job.progress.percentage_complete == 100
