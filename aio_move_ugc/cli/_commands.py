@@ -379,7 +379,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     with JobBars(err, enabled=not args.json) as bars:
         async with _client(args) as ugc:
             async for event in ugc.jobs.watch_many(
-                args.job_ids, interval=args.interval, until=args.until
+                args.job_ids,
+                interval=args.interval,
+                until=args.until,
+                outputs=_outputs(args.outputs),
             ):
                 if isinstance(event, JobFailed) or event.kind == "not_found":
                     failed += 1
@@ -673,6 +676,13 @@ def add_arguments(commands: Any) -> None:
         choices=("outputs_ready", "terminal"),
         default="outputs_ready",
         help="stop when every output can be downloaded, or as soon as the job ends",
+    )
+    watch.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="TYPE",
+        help="the output types the jobs were asked for, to wait for exactly those (default: "
+        "a job's own list of outputs, once it has stopped changing)",
     )
     watch.set_defaults(command="watch")
 

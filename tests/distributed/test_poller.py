@@ -97,7 +97,7 @@ async def test_failed_and_unknown_jobs_end_their_waits() -> None:
 
 
 async def test_polling_keeps_within_half_the_budget(tmp_path: Path) -> None:
-    config = EmulatorConfig(job_queue_delay=0.5, job_duration=2.0, output_lag=0.1)
+    config = EmulatorConfig(job_queue_delay=0.05, job_duration=0.2, output_lag=0.05)
     async with (
         Emulator(config) as emu,
         AsyncMoveUgc(
