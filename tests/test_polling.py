@@ -8,9 +8,11 @@ every count below is exact.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -429,21 +431,17 @@ async def test_the_pace_holds_for_the_whole_life_of_a_job_queue_included(
 
 async def test_retrieve_many_asks_fifty_jobs_a_request(env: Env) -> None:
     first = await _job(env)
-    take = (await env.ugc.jobs.retrieve(first)).take
-    others = [
-        (await env.ugc.jobs.create_singlecam(take.id if take else "")).id
-        if take
-        else await _job(env)
-        for _ in range(119)
-    ]
-    ids = [first, *others]
+    take = (await env.ugc.jobs.retrieve(first, expand=["take"])).take
+    assert take is not None
+    others = await asyncio.gather(*(env.ugc.jobs.create_singlecam(take.id) for _ in range(100)))
+    ids = [first, *(job.id for job in others)]
     unknown = "job-00000000-0000-4000-8000-000000000000"
     before = env.emu.stats.operations.get("GetJobs", 0)
 
     jobs = await env.ugc.jobs.retrieve_many([*ids, ids[0]])
     asked = env.emu.stats.operations.get("GetJobs", 0) - before
     assert list(jobs) == ids
-    assert asked == 3  # ceil(120 / 50)
+    assert asked == 3  # ceil(101 / 50)
 
     jobs = await env.ugc.jobs.retrieve_many([unknown, *ids[:10]])
     # An unknown id nulls its batch's answer: that batch is asked again without it.
@@ -488,3 +486,66 @@ async def test_a_job_whose_request_is_unknown_is_taken_quietly_once_settled(
         job = await other.jobs.wait(job_id)
     assert [o.file.presigned_url is not None for o in job.outputs or []] == [True]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+FAULT_KINDS = ("lasting at the alias", "lasting inside", "passing", "transient forever")
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_errors_about_random_jobs_touch_only_those_jobs(env: Env, seed: int) -> None:
+    """52 jobs (two batches) waited on together, a random subset of them meeting a random
+    kind of error: each ends as its own error says, every other one finishes, none is "not
+    found", and no error is fatal for the other waiters."""
+    rng = random.Random(seed)
+    first = await _job(env)
+    take = (await env.ugc.jobs.retrieve(first, expand=["take"])).take
+    assert take is not None
+    ids = [first] + [
+        (await env.ugc.jobs.create_singlecam(take.id, outputs=[OutputType.MAIN_FBX])).id
+        for _ in range(51)
+    ]
+    env.emu.advance(60.0)  # every job has finished
+    await env.ugc.jobs.retrieve_many(ids)  # and its outputs are written
+    kinds = {job_id: rng.choice(FAULT_KINDS) for job_id in rng.sample(ids, rng.randint(1, 10))}
+    for job_id, kind in kinds.items():
+        env.emu.fail_record(
+            job_id,
+            {
+                "lasting at the alias": RecordFault(error_type="BadRequestException"),
+                "lasting inside": RecordFault(field="outputs", error_type="UnknownFault"),
+                "passing": RecordFault(
+                    field=rng.choice([None, "progress"]), times=rng.randint(1, MAX_FAILURES - 1)
+                ),
+                "transient forever": RecordFault(error_type="DynamoDB:InternalServerError"),
+            }[kind],
+        )
+    waiter = env.ugc.jobs.waiter()
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter.run)
+        ends = await _gather([waiter.wait(job_id) for job_id in ids])
+        group.cancel_scope.cancel()
+
+    for job_id, end in zip(ids, ends, strict=True):
+        kind = kinds.get(job_id, "none")
+        if kind in ("none", "passing"):
+            assert not isinstance(end, BaseException), (kind, end)
+            assert end.current_state == JobState.FINISHED
+        else:
+            assert isinstance(end, GraphQLResponseError), (kind, end)
+            assert not isinstance(end, NotFoundError)
+            assert job_id in str(end)
+
+
+async def _gather(waits: list[Awaitable[Any]]) -> list[Any]:
+    results: list[Any] = [None] * len(waits)
+
+    async def one(i: int, wait: Awaitable[Any]) -> None:
+        try:
+            results[i] = await wait
+        except Exception as exc:
+            results[i] = exc
+
+    async with anyio.create_task_group() as group:
+        for i, wait in enumerate(waits):
+            group.start_soon(one, i, wait)
+    return results

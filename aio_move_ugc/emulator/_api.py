@@ -166,7 +166,19 @@ class Api:
         }
 
     def file_view(self, rec: FileRecord, *, upload: bool = False) -> View:
-        async def presigned_url(info: GraphQLResolveInfo) -> str | None:
+        def get_url() -> str:
+            return self.storage.presign(
+                "GET", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
+            )
+
+        async def materialized_url() -> str:
+            await self._materialize(rec)
+            return get_url()
+
+        def presigned_url(info: GraphQLResolveInfo) -> Any:
+            # A coroutine only while the output still has to be written: graphql-core drops
+            # the pending fields of a query whose non-null root field failed, and a dropped
+            # coroutine warns; a plain value does not.
             if upload:
                 return self.storage.presign(
                     "PUT", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
@@ -174,10 +186,9 @@ class Api:
             if rec.ready_at is not None:
                 if self.clock.monotonic() < rec.ready_at:
                     return None
-                await self._materialize(rec)
-            return self.storage.presign(
-                "GET", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
-            )
+                if not self.storage.exists(rec.key):
+                    return materialized_url()
+            return get_url()
 
         return {
             "id": rec.id,
