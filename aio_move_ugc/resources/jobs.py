@@ -357,8 +357,9 @@ class Jobs(Resource):
     ) -> JobWaiter:
         """A shared waiter: many tasks each wait for their own job (`await w.wait(job_id)`)
         and one loop (`await w.run()`, in a task of its own) serves them all, ceil(N/50)
-        requests a round, paced as `watch` is. A wait without `outputs` on a job this client
-        created waits for what it asked for. Bulk runs and the distributed worker use it.
+        requests a round, paced as `watch` is: from `interval` seconds (default 5) up to
+        `max_interval` (default 60). A wait without `outputs` on a job this client created
+        waits for what it asked for. Bulk runs and the distributed worker use it.
         """
         policy = PollPolicy.of(interval, max_interval)
         return JobWaiter(self._ctx, policy, remembered=self._asked.get)
