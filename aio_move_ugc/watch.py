@@ -372,7 +372,8 @@ class Poller(Generic[T]):
         self._throttled = False
         self.rounds = 0
         self.requests = 0
-        """Batches asked for (a batch whose answer named failing records costs one more)."""
+        """Batches asked for: ceil(N/50) a round of N ids (a batch whose answer was nulled by
+        an error about one record is asked again without it, which this does not count)."""
         self._round_started: float | None = None
 
     def batches(self, ids: Sequence[str]) -> list[list[str]]:
@@ -917,8 +918,7 @@ class JobWaiter:
 
     @property
     def requests(self) -> int:
-        """Batches asked for so far (ceil(N/50) a round of N jobs, one more for a batch
-        whose answer named failing jobs)."""
+        """Batches asked for so far (see `Poller.requests`)."""
         return self._engine.poller.requests
 
     async def wait(self, job_id: str, outputs: Requested = None) -> Job:
