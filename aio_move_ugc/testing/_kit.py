@@ -241,8 +241,8 @@ class EmulatorThread:
         self, record_id: str, fault: RecordFault | Mapping[str, Any] | None = None
     ) -> None:
         """Make reads of the job or volume `record_id` fail as AppSync answers a resolver
-        fault (HTTP 200, an error whose `path` leads to it), or with None heal it. `fault` is a `RecordFault`
-        or a mapping of its fields, e.g. `{"field": "outputs", "times": 2}`.
+        fault (HTTP 200, an error whose `path` leads to it), or with None heal it. `fault`
+        is a `RecordFault` or a mapping of its fields, e.g. `{"field": "outputs", "times": 2}`.
         """
         if isinstance(fault, Mapping):
             try:
