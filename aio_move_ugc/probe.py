@@ -343,8 +343,14 @@ def url_lifetime(url: str, signed_at: float | None) -> float | None:
         if "x-amz-expires" in lowered:
             return float(lowered["x-amz-expires"][0])
         if "expires" in lowered and signed_at is not None:
-            # SigV2's Expires is a whole second, rounded down when it was signed.
-            return float(math.ceil(float(lowered["expires"][0]) - signed_at - 0.05))
+            # SigV2's Expires is a whole second, and the record's time and the signature's
+            # may fall in different seconds of a busy server: within 2 s of a whole minute,
+            # the lifetime is that minute (lifetimes are set in round figures).
+            seconds = float(lowered["expires"][0]) - signed_at
+            minute = round(seconds / 60) * 60
+            if minute > 0 and abs(seconds - minute) <= 2:
+                return float(minute)
+            return float(math.ceil(seconds - 0.05))
     except ValueError:
         return None
     return None

@@ -621,7 +621,9 @@ async def test_clip_window_must_be_ordered(gql: GraphQLClient) -> None:
 
 # ---------------------------------------------------------------------------- job life cycle
 async def test_job_life_cycle(make_emulator: MakeEmulator, session: aiohttp.ClientSession) -> None:
-    async with make_emulator(job_queue_delay=0.1, job_duration=0.4, output_lag=0.4) as emu:
+    # Long phases stepped through on the emulator's clock: a busy machine's real seconds are
+    # a rounding error beside them.
+    async with make_emulator(job_queue_delay=30, job_duration=120, output_lag=60) as emu:
         gql = GraphQLClient(session, emu)
         job = await gql.singlecam_job(outputs=["MAIN_FBX", "RENDER_VIDEO"])
         assert job["state"] == "NOT_STARTED"
@@ -633,7 +635,7 @@ async def test_job_life_cycle(make_emulator: MakeEmulator, session: aiohttp.Clie
             seen.append((view["state"], view["progress"]["percentageComplete"], view["outputs"]))
             if view["state"] == "FINISHED":
                 break
-            await asyncio.sleep(0.02)
+            emu.advance(2.0)
         states = [s for s, _, _ in seen]
         assert states[0] == "NOT_STARTED"
         assert "RUNNING" in states
@@ -648,6 +650,7 @@ async def test_job_life_cycle(make_emulator: MakeEmulator, session: aiohttp.Clie
         finished = seen[-1][2]
         assert {o["format"] for o in finished} == {"MAIN_FBX", "RENDER_VIDEO"}
         assert all(o["file"]["presignedUrl"] is None for o in finished)
+        emu.advance(60)
         ready = await gql.wait_outputs(job["id"])
         assert [o["file"]["id"] for o in ready["outputs"]] == [o["file"]["id"] for o in finished]
         types = {o["format"]: o["file"]["type"] for o in ready["outputs"]}
