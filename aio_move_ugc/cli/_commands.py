@@ -434,7 +434,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     with JobBars(err, enabled=not args.json) as bars:
         async with _client(args) as ugc:
             async for event in ugc.jobs.watch_many(
-                args.job_ids, interval=args.interval, until=args.until
+                args.job_ids,
+                interval=args.interval,
+                until=args.until,
+                outputs=_outputs(args.outputs),
             ):
                 if isinstance(event, JobFailed) or event.kind == "not_found":
                     failed += 1
@@ -760,6 +763,13 @@ def add_arguments(commands: Any) -> None:
         default="outputs_ready",
         help="stop when every output can be downloaded, or as soon as the job ends "
         "(finished or failed)",
+    )
+    watch.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="TYPE",
+        help="the output types the jobs were asked for, to wait for exactly those (default: "
+        "a job's own list of outputs, once it has stopped changing)",
     )
     watch.set_defaults(command="watch")
 

@@ -306,11 +306,11 @@ class MoveUgcActivities:
 
     # ------------------------------------------------------------------ wait
     @activity.defn(name="wait_job")
-    async def wait_job(self, job_id: str) -> JobEnd:
-        """Wait, in this worker's shared polling rounds, until the job ends and its outputs
-        have URLs (or it fails)."""
+    async def wait_job(self, job_id: str, outputs: list[str] | None = None) -> JobEnd:
+        """Wait, in this worker's shared polling rounds, until the job ends and the outputs
+        it was asked for (`outputs`; None: the API's defaults) have URLs (or it fails)."""
         async with _heartbeating():
-            end = await self._poller.wait(job_id)
+            end = await self._poller.wait(job_id, outputs)
             return JobEnd(job_id, end.finished, end.state, end.reason)
 
     # ------------------------------------------------------------------ download

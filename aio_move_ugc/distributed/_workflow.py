@@ -128,7 +128,7 @@ class TakeWorkflow:
             self._stage = "processing"
             end = await workflow.execute_activity(
                 "wait_job",
-                job_id,
+                args=[job_id, take.outputs],
                 result_type=JobEnd,
                 start_to_close_timeout=timedelta(seconds=timing.wait),
                 heartbeat_timeout=timedelta(seconds=timing.heartbeat),

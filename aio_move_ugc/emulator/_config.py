@@ -188,6 +188,33 @@ class RouteFaults:
         _check_seconds("latency", self.latency)
 
 
+@dataclass(frozen=True)
+class RecordFault:
+    """A resolver fault on one record (a job or a volume), answered as AppSync answers one:
+    HTTP 200, an `errors` entry whose `path` leads to it, and null data at that path.
+
+    `field` None fails the record's own resolver (path `[alias]`; `getJob` returns `Job!`, so
+    the whole `data` is null, as GraphQL's null propagation wants); a field name (`outputs`,
+    `progress`...) fails that field inside it (path `[alias, field]`). `error_type` is the
+    AppSync `errorType` (e.g. `Lambda:Unhandled`, `DynamoDB:ProvisionedThroughputExceededException`,
+    `ThrottlingException`, or `BadRequestException` for one that is not transient). `times`:
+    how many answers carry the fault before it heals (None: until cleared).
+    """
+
+    field: str | None = None
+    error_type: str = "Lambda:Unhandled"
+    message: str = "An internal failure occurred in the resolver."
+    times: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.field is not None and (not isinstance(self.field, str) or not self.field):
+            raise ConfigurationError("field must be None or a field name")
+        if not isinstance(self.error_type, str) or not self.error_type:
+            raise ConfigurationError("error_type must be a non-empty string")
+        if self.times is not None:
+            _check_int("times", self.times, minimum=1)
+
+
 ROUTES = ("graphql", "storage_put", "storage_get")
 
 

@@ -33,7 +33,7 @@ from graphql import (
 from .._exceptions import ConfigurationError
 from .._schema import load_schema
 from ._api import Api, AppSyncError
-from ._config import EmulatorConfig, RouteFaults, Variants
+from ._config import EmulatorConfig, RecordFault, RouteFaults, Variants
 from ._faults import Clock, FaultInjector
 from ._state import ClientRecord, IdFactory, State
 from ._stats import Stats
@@ -332,6 +332,22 @@ class Emulator:
     def set_faults(self, route: str, faults: RouteFaults | None) -> None:
         """Inject (or with None, stop) faults on "graphql", "storage_put" or "storage_get"."""
         self.faults.set(route, faults)
+
+    def fail_record(self, record_id: str, fault: RecordFault | None = None) -> None:
+        """Make reads of one job or volume fail as a resolver fault does on AppSync (HTTP 200,
+        an error whose `path` leads to it, null data there), or with `fault=None` heal it.
+
+        ```python
+        emu.fail_record(job_id, RecordFault(error_type="Lambda:Unhandled", times=2))
+        emu.fail_record(job_id, RecordFault(field="outputs"))   # an error inside the job
+        ```
+        """
+        if fault is None:
+            self.api.record_faults.pop(record_id, None)
+            return
+        if not isinstance(fault, RecordFault):
+            raise ConfigurationError("fault must be a RecordFault or None")
+        self.api.record_faults[record_id] = fault
 
     def set_failure_rate(self, rate: float) -> None:
         """Change the share of new jobs that end FAILED (jobs already made keep their fate)."""

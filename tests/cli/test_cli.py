@@ -87,6 +87,7 @@ def cases(work: Path, job_id: str) -> dict[str, list[str]]:
         "wrong key": ["--api-key", "wrong-key-0123456789", "jobs", "list"],
         "unknown job": ["download", UNKNOWN_JOB, "-o", "x", "--interval", "0.1"],
         "malformed job id": ["watch", "nope"],
+        "watch --outputs unknown type": ["watch", job_id, "--outputs", "MAIN_NOPE"],
         "unreachable": [
             "--max-retries",
             "0",
@@ -102,6 +103,9 @@ def cases(work: Path, job_id: str) -> dict[str, list[str]]:
         # Machine-readable output.
         "jobs list --json": ["--json", "jobs", "list"],
         "watch --json": ["--json", "watch", job_id, "--interval", "0.1"],
+        "watch --outputs": [
+            *("--json", "watch", job_id, "--interval", "0.1", "--outputs", "MAIN_FBX"),
+        ],
         "bulk --json": ["--json", "bulk", str(videos), "-o", "bulk-out", "--interval", "0.1"],
         "download --json": ["--json", "download", job_id, "-o", "dl", "--interval", "0.1"],
     }
@@ -172,6 +176,7 @@ FAILURES = {
     "wrong key": (1, "not authorized"),
     "unknown job": (1, f"job {UNKNOWN_JOB} not found"),
     "malformed job id": (1, "job id must look like"),
+    "watch --outputs unknown type": (1, "MAIN_NOPE"),
     "unreachable": (1, "could not connect to the API"),
     "bad flag alone": (2, "aio-move-ugc bulk: error:"),
     "bad flag": (2, "unrecognized arguments: --nope"),
@@ -200,6 +205,15 @@ def test_a_wrong_key_says_which_request_failed_and_hides_the_key(
     assert "status=401" in line
     assert "operation=ListJobs" in line
     assert "wrong-key-0123456789" not in line
+
+
+def test_watch_waits_for_the_outputs_it_is_told_of(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]],
+) -> None:
+    outcome = outcomes[0]["watch --outputs"]
+    assert outcome.code == 0, outcome
+    kinds = [json.loads(line)["kind"] for line in outcome.stdout.splitlines()]
+    assert kinds[-1] == "outputs_ready"
 
 
 def test_jobs_list_json(outcomes: tuple[dict[str, Outcome], dict[str, str]]) -> None:
