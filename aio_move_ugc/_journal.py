@@ -103,13 +103,9 @@ class SourceStat(_Strict):
         )
 
 
-class Record(_Strict):
-    """One step of one input. Only the fields set are written; on replay, each record's fields
-    replace the input's earlier values (an explicit null clears one)."""
+class Entry(_Strict):
+    """What the journal knows of one input: the fields of its records, merged in order."""
 
-    v: Literal[1] = JOURNAL_VERSION
-    key: str
-    at: float
     source: SourceStat | None = None
     content: str | None = None
     """SHA-256 of the video's bytes (the identity is made of it and of the outputs)."""
@@ -129,25 +125,13 @@ class Record(_Strict):
     job_failed: bool | None = None
 
 
-class Entry(BaseModel):
-    """What the journal knows of one input: its records merged."""
+class Record(Entry):
+    """One step of one input. Only the fields set are written; on replay, each record's fields
+    replace the input's earlier values (an explicit null clears one)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    source: SourceStat | None = None
-    content: str | None = None
-    md5: str | None = None
-    uploading: str | None = None
-    file_id: str | None = None
-    path: str | None = None
-    creating_take: float | None = None
-    take_id: str | None = None
-    creating_job: float | None = None
-    job_id: str | None = None
-    failed_jobs: list[str] | None = None
-    downloaded: dict[str, str] | None = None
-    failed: str | None = None
-    job_failed: bool | None = None
+    v: Literal[1] = JOURNAL_VERSION
+    key: str
+    at: float
 
 
 def _holder(lock_path: Path) -> tuple[int | None, str | None]:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -249,10 +249,32 @@ class Lookup:
     """Seconds (of `clock`) to keep looking before giving up with `OutcomeUnknownError`."""
 
 
+class TakeOptions(Protocol):
+    """What a take is made with besides its video (a `BulkItem` has it)."""
+
+    @property
+    def device_label(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def metadata(self) -> Any: ...
+
+
+class JobOptions(Protocol):
+    """What a job is made with besides its take (a `BulkItem` has it)."""
+
+    @property
+    def outputs(self) -> Sequence[OutputType | str] | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def metadata(self) -> Any: ...
+
+
 async def create_take(
     takes: Takes,
-    item: BulkItem,
     key: str,
+    options: TakeOptions,
     *,
     file_id: str,
     file_type: str,
@@ -264,13 +286,12 @@ async def create_take(
     unknown, the take is looked for (`find_take`, back to `since()`) over `lookup.window`; when
     it is still not found, `OutcomeUnknownError` is raised, never a second create."""
     source = SourceIn(
-        device_label=item.device_label, file_id=file_id, format=SourceFormat(file_type)
+        device_label=options.device_label, file_id=file_id, format=SourceFormat(file_type)
     )
+    metadata = marked(options.metadata, key)
 
     async def create() -> str:
-        take = await takes.create_singlecam(
-            [source], name=item.name, metadata=marked(item.metadata, key)
-        )
+        take = await takes.create_singlecam([source], name=options.name, metadata=metadata)
         return take.id
 
     return await create_with_lookup(
@@ -284,8 +305,8 @@ async def create_take(
 
 async def create_job(
     jobs: Jobs,
-    item: BulkItem,
     key: str,
+    options: JobOptions,
     *,
     take_id: str,
     exclude: Sequence[str],
@@ -297,7 +318,10 @@ async def create_job(
 
     async def create() -> str:
         job = await jobs.create_singlecam(
-            take_id, outputs=item.outputs, name=item.name, metadata=marked(item.metadata, key)
+            take_id,
+            outputs=list(options.outputs) if options.outputs else None,
+            name=options.name,
+            metadata=marked(options.metadata, key),
         )
         return job.id
 

@@ -48,6 +48,7 @@ from ._steps import (
     as_item,
     create_job,
     create_take,
+    discover,
     find_job,
     find_take,
     identity,
@@ -79,6 +80,7 @@ __all__ = [
     "JournalError",
     "JournalLockedError",
     "JournalMismatchError",
+    "discover",
 ]
 
 log = logging.getLogger("aio_move_ugc.bulk")
@@ -380,8 +382,8 @@ class _Runner:
                 return found
         take_id = await create_take(
             self.takes,
-            item,
             key,
+            item,
             file_id=file_id,
             file_type=file_type,
             lookup=self.lookup,
@@ -412,8 +414,8 @@ class _Runner:
             failed.add(job_id)
         new_id = await create_job(
             self.jobs,
-            item,
             key,
+            item,
             take_id=take_id,
             exclude=sorted(failed),
             lookup=self.lookup,
