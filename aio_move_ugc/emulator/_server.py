@@ -198,6 +198,8 @@ class Emulator:
         self.port = port
         self._root = root
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._lost: dict[str, int] = {}
+        """Answers to cut, by operation name (`lose_answers`)."""
         self.clock = Clock()
         self.stats = Stats()
         self.faults = FaultInjector(self.config.seed, self.config.faults)
@@ -323,6 +325,16 @@ class Emulator:
         """Move the server clock forward: URLs expire, jobs progress."""
         self.clock.advance(seconds)
 
+    def lose_answers(self, operation: str, count: int = 1) -> None:
+        """Carry out the next `count` requests of `operation` (e.g. "CreateSingleCamTake") and
+        then cut the connection in the middle of their answers: the client cannot tell whether
+        they were applied (the case a create's lookup is for)."""
+        if not isinstance(operation, str) or not operation:
+            raise ConfigurationError("operation must be the name of a GraphQL operation")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(f"count must be a whole number >= 0, got {count!r}")
+        self._lost[operation] = count
+
     def environment(self) -> dict[str, str]:
         """Variables that point a client (ours or the sync SDK) at this emulator."""
         return {"MOVE_UGC_API_KEY": self.api_key, "MOVE_UGC_ENDPOINT_URL": self.endpoint_url}
@@ -415,6 +427,10 @@ class Emulator:
         if fault is not None and fault.kind == "reset":
             self.stats.faults["graphql reset"] += 1
             return await self._cut(request, data, fault, headers)
+        if self._lost.get(operation_name or ""):
+            self._lost[operation_name or ""] -= 1
+            self.stats.faults["graphql lost answer"] += 1
+            return await self._cut(request, data, Fault(kind="reset", latency=0.0), headers)
         return web.Response(body=data, content_type="application/json", headers=headers)
 
     async def _cut(
