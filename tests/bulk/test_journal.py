@@ -131,7 +131,8 @@ async def test_another_process_holding_the_journal_is_named(tmp_path: Path) -> N
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
-    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout is not None
+    assert holder.stdin is not None
     assert await holder.stdout.readline() == b"held\n"
     try:
         with pytest.raises(JournalLockedError) as caught:
@@ -218,7 +219,8 @@ async def test_identity_is_not_trusted_across_a_copy_that_keeps_size_and_mtime(
         assert first.stat().st_size == info.st_size
         assert first.stat().st_mtime_ns == info.st_mtime_ns
         (after,) = [r async for r in ugc.bulk.run([first], dest=dest, interval=0.1)]
-    assert before.ok and after.ok
+    assert before.ok
+    assert after.ok
     assert after.key != before.key  # read again: the new bytes are another input
     assert not after.skipped
     assert len(emulator.state.jobs) == 2
