@@ -321,6 +321,11 @@ class Emulator:
         self.config = replace(self.config, failure_rate=rate)
         self.api.config = self.config
 
+    def set_list_lag(self, seconds: float) -> None:
+        """Change `list_lag`: how long new records stay out of list queries."""
+        self.config = replace(self.config, list_lag=seconds)
+        self.api.config = self.config
+
     def advance(self, seconds: float) -> None:
         """Move the server clock forward: URLs expire, jobs progress."""
         self.clock.advance(seconds)
