@@ -29,10 +29,10 @@ CONNECT_RETRIES = 20
 """Tries again to reach Temporal when a worker starts (about a minute at most, with jitter)."""
 
 IGNORED_WITH_TEMPORAL = {
-    "rate_limit": "--rate-limit (the workers' --rate-limit sets the cluster's budget)",
-    "concurrency": "--concurrency (the workers' --max-transfers bound their transfers)",
-    "resume": "--resume (a resubmission attaches to the inputs' runs by itself)",
-    "journal": "--journal (the cluster keeps each input's state)",
+    "rate_limit": ("--rate-limit", "the workers' --rate-limit sets the cluster's budget"),
+    "concurrency": ("--concurrency", "the workers' --max-transfers bound their transfers"),
+    "resume": ("--resume", "submitting again attaches to the inputs' runs by itself"),
+    "journal": ("--journal", "the cluster keeps each input's state"),
 }
 """Flags of the local `bulk` that mean nothing to a distributed run: refused, not ignored.
 (`--interval` is honoured: it paces the progress queries.)"""
@@ -149,9 +149,9 @@ def add_bulk_temporal_arguments(bulk: argparse.ArgumentParser) -> None:
 
 def refused_with_temporal(args: argparse.Namespace) -> str | None:
     """The usage error of a `bulk --temporal` given a flag only the local run uses, or None."""
-    for name, flag in IGNORED_WITH_TEMPORAL.items():
+    for name, (flag, why) in IGNORED_WITH_TEMPORAL.items():
         if getattr(args, name, None) not in (None, False):
-            return f"{flag} does not apply with --temporal"
+            return f"{flag} does not apply with --temporal ({why})"
     return None
 
 
