@@ -26,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,15 @@ def _before_deadline(entered: float) -> Iterator[None]:
             "the create did not happen in time; the next attempt looks for it first",
             type="CreateTooLate",
         ) from None
+
+
+def _earlier_lookup(window: float) -> Lookup:
+    """How long a retried attempt looks for what an earlier attempt made: the rest of the
+    window since that attempt ended (it ended before this one was scheduled, so its create,
+    if any, was sent before then)."""
+    scheduled = activity.info().current_attempt_scheduled_time
+    passed = (datetime.now(UTC) - scheduled).total_seconds()
+    return Lookup(LoopClock(), max(0.0, window - max(passed, 0.0)))
 
 
 def _read_record(path: Path) -> str | None:
@@ -248,7 +258,8 @@ class MoveUgcActivities:
         async with _heartbeating():
             if activity.info().attempt > 1:
                 found = await look_again(
-                    lambda: find_take(takes, args.key, since=args.not_before), lookup
+                    lambda: find_take(takes, args.key, since=args.not_before),
+                    _earlier_lookup(args.lookup_window),
                 )
                 if found is not None:
                     return found
@@ -275,7 +286,8 @@ class MoveUgcActivities:
         async with _heartbeating():
             if activity.info().attempt > 1:
                 found = await look_again(
-                    lambda: find_job(jobs, args.take_id, exclude=args.exclude), lookup
+                    lambda: find_job(jobs, args.take_id, exclude=args.exclude),
+                    _earlier_lookup(args.lookup_window),
                 )
                 if found is not None:
                     return found

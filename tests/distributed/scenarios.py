@@ -25,7 +25,13 @@ from aio_move_ugc.emulator import Emulator, EmulatorConfig
 from tests.distributed.harness import DevServer, WorkerProcess, make_videos, wait_for
 
 OUTPUTS = [OutputType.MAIN_FBX, OutputType.MOTION_DATA]
-FAST_TIMING = {"heartbeat": 2.0, "api_call": 4.0, "retry_initial": 0.2, "retry_max": 1.0}
+FAST_TIMING = {
+    "heartbeat": 2.0,
+    "api_call": 4.0,
+    "retry_initial": 0.2,
+    "retry_max": 1.0,
+    "lookup_window": 1.0,
+}
 
 
 def _marker_counts(emu: Emulator) -> tuple[Counter[str], Counter[str]]:
@@ -198,7 +204,9 @@ async def basic(workdir: Path) -> dict[str, Any]:
                 emu.lose_answers("CreateSingleCamTake")
                 emu.lose_answers("CreateSingleCamJob")
                 lagging = make_videos(workdir / "lagging", 1, size=30_000, start=200)
-                patient = DistributedBulk(temporal, timing=Timing(**FAST_TIMING, lookup_window=2.0))
+                patient = DistributedBulk(
+                    temporal, timing=Timing(**{**FAST_TIMING, "lookup_window": 2.0})
+                )
                 found = await _collect(
                     patient.run(lagging, host="alpha", dest=dest, outputs=OUTPUTS)
                 )
