@@ -11,9 +11,9 @@ import pytest
 from aio_move_ugc import AsyncMoveUgc, OutcomeUnknownError
 from aio_move_ugc.bulk import JOURNAL_NAME, BulkResult
 from aio_move_ugc.emulator import Emulator
+from aio_move_ugc.testing import EmulatorClock
 from tests.bulk.test_bulk import make_videos
-from tests.conftest import FAST
-from tests.test_polling import EmulatorClock
+from tests.support import FAST
 
 WINDOW = 4.0
 CREATES = {"take": "CreateSingleCamTake", "job": "CreateSingleCamJob"}
