@@ -239,6 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bulk" and getattr(args, "temporal", None):
+        from ..distributed._cli import refused_with_temporal
+
+        problem = refused_with_temporal(args)
+        if problem is not None:
+            parser.error(problem)
     if args.verbose:
         import logging
 

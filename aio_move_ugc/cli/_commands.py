@@ -311,34 +311,14 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bulk_inputs(pattern: str) -> tuple[list[Path], list[Path]]:
-    """A directory's videos, or the videos a glob matches, in a stable order; and the other
-    files it matched (skipped)."""
-    from ..transfers.upload import VIDEO_TYPES
-
-    base = Path(pattern)
-    if base.is_dir():
-        matched = [p for p in base.iterdir() if p.is_file()]
-    else:
-        anchor = Path(base.anchor) if base.is_absolute() else Path()
-        relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-        matched = [p for p in anchor.glob(relative) if p.is_file()]
-    found = [p for p in matched if p.suffix.lower() in VIDEO_TYPES]
-    others = [p for p in matched if p.suffix.lower() not in VIDEO_TYPES]
-    if not found:
-        kinds = ", ".join(VIDEO_TYPES)
-        raise InvalidInputError(f"no videos ({kinds}) found at {pattern}")
-    return sorted(found), sorted(others)
-
-
 async def cmd_bulk(args: argparse.Namespace) -> int:
     if getattr(args, "temporal", None):
         from ..distributed._cli import cmd_bulk_temporal
 
         return await cmd_bulk_temporal(args)
-    from ..bulk import JOURNAL_NAME, STAGES
+    from ..bulk import JOURNAL_NAME, STAGES, discover
 
-    videos, others = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
+    videos, others = await anyio.to_thread.run_sync(discover, args.inputs)
     if others and not args.json:
         names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
         err.print(
@@ -359,7 +339,7 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
                 videos,
                 dest=out_dir,
                 outputs=_outputs(args.outputs),
-                concurrency=args.concurrency,
+                concurrency=args.concurrency or 8,
                 journal=journal,
                 interval=args.interval,
                 retry_failed=args.retry_failed,
@@ -729,9 +709,9 @@ def add_arguments(commands: Any) -> None:
     bulk.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=8,
+        default=None,
         metavar="N",
-        help=f"videos uploaded and created at once (1-{MAX_CONCURRENCY})",
+        help=f"videos uploaded and created at once (1-{MAX_CONCURRENCY}; default: 8)",
     )
     bulk.add_argument("--resume", action="store_true", help="continue the run in the journal")
     bulk.add_argument(

@@ -439,6 +439,14 @@ class Api:
         )
         return {"first": size, "after": next_cursor, "items": [view(r) for r in chunk]}
 
+    def _listed(self, records: list[Any]) -> list[Any]:
+        """The records a list query shows: with `list_lag`, not those made within it."""
+        lag = self.config.list_lag
+        if not lag:
+            return records
+        shown_before = self.clock.now() - lag
+        return [r for r in records if r.created <= shown_before]
+
     def _update(
         self, table: dict[str, Any], key: str, metadata: str | None, name: str | None
     ) -> Any:
@@ -513,7 +521,7 @@ class Api:
         takeId: str | None = None,
     ) -> View:
         jobs = [j for j in self.state.jobs.values() if takeId is None or j.take_id == takeId]
-        return self._page(jobs, self.job_view, first, after, sortDirection)
+        return self._page(self._listed(jobs), self.job_view, first, after, sortDirection)
 
     def listTakes(
         self,
@@ -523,7 +531,7 @@ class Api:
         sortDirection: str | None = None,
     ) -> View:
         takes = list(self.state.takes.values())
-        return self._page(takes, self.take_view, first, after, sortDirection)
+        return self._page(self._listed(takes), self.take_view, first, after, sortDirection)
 
     def listVolumes(
         self,
@@ -533,7 +541,7 @@ class Api:
         sortDirection: str | None = None,
     ) -> View:
         volumes = list(self.state.volumes.values())
-        return self._page(volumes, self.volume_view, first, after, sortDirection)
+        return self._page(self._listed(volumes), self.volume_view, first, after, sortDirection)
 
     # -------------------------------------------------------------- mutations
     def createFile(

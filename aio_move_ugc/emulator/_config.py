@@ -266,6 +266,10 @@ class EmulatorConfig:
     hourly_request_budget: int | None = None
     """When set, GraphQL requests beyond this many per key and rolling hour are throttled."""
     faults: dict[str, RouteFaults] = field(default_factory=dict)
+    list_lag: float = 0.0
+    """Seconds (of the emulator's clock) before a new take, job or volume shows in list queries
+    (`listTakes`, `listJobs`, `listVolumes`), as an index that is only eventually consistent
+    lags behind a write; reading a record by its id shows it at once."""
     # Webhooks.
     webhook_retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
     """Delays between delivery attempts when the receiver fails."""
@@ -287,7 +291,13 @@ class EmulatorConfig:
         for route, faults in self.faults.items():
             check_route_faults(route, faults)
         _check_rate("failure_rate", self.failure_rate)
-        for name in ("job_queue_delay", "job_duration", "output_lag", "volume_duration"):
+        for name in (
+            "job_queue_delay",
+            "job_duration",
+            "output_lag",
+            "volume_duration",
+            "list_lag",
+        ):
             _check_seconds(name, getattr(self, name))
         _check_seconds("url_ttl", self.url_ttl, positive=True)
         _check_seconds("webhook_timeout", self.webhook_timeout, positive=True)

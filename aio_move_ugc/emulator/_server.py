@@ -216,6 +216,8 @@ class Emulator:
         self.port = port
         self._root = root
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._lost: dict[str, int] = {}
+        """Answers to cut, by operation name (`lose_answers`)."""
         self.clock = Clock()
         self.stats = Stats()
         fates = self.config.seed or 0  # without a seed, fates still repeat: tests rely on it
@@ -354,9 +356,24 @@ class Emulator:
         self.config = replace(self.config, failure_rate=rate)
         self.api.config = self.config
 
+    def set_list_lag(self, seconds: float) -> None:
+        """Change `list_lag`: how long new records stay out of list queries."""
+        self.config = replace(self.config, list_lag=seconds)
+        self.api.config = self.config
+
     def advance(self, seconds: float) -> None:
         """Move the server clock forward: URLs expire, jobs progress."""
         self.clock.advance(seconds)
+
+    def lose_answers(self, operation: str, count: int = 1) -> None:
+        """Carry out the next `count` requests of `operation` (e.g. "CreateSingleCamTake") and
+        then cut the connection in the middle of their answers: the client cannot tell whether
+        they were applied (the case a create's lookup is for)."""
+        if not isinstance(operation, str) or not operation:
+            raise ConfigurationError("operation must be the name of a GraphQL operation")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(f"count must be a whole number >= 0, got {count!r}")
+        self._lost[operation] = count
 
     def environment(self) -> dict[str, str]:
         """Variables that point a client (ours or the sync SDK) at this emulator."""
@@ -464,6 +481,10 @@ class Emulator:
         if fault is not None and fault.kind == "reset":
             self.stats.faults["graphql reset"] += 1
             return GraphQLAnswer(200, reply, data, cut_at=int(len(data) * fault.reset_fraction))
+        if self._lost.get(operation_name or ""):
+            self._lost[operation_name or ""] -= 1
+            self.stats.faults["graphql lost answer"] += 1
+            return GraphQLAnswer(200, reply, data, cut_at=len(data) // 2)
         return GraphQLAnswer(200, reply, data)
 
     async def _cut(self, request: web.Request, answer: GraphQLAnswer) -> web.StreamResponse:

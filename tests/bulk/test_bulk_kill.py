@@ -50,9 +50,11 @@ def journal_records(journal: Path) -> list[dict[str, Any]]:
     records = []
     for line in journal.read_text().splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue  # a line being written
+        if isinstance(record, dict) and "key" in record:  # not the header
+            records.append(record)
     return records
 
 
