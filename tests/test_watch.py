@@ -36,7 +36,7 @@ from aio_move_ugc import (
     WatchTimeoutError,
 )
 from aio_move_ugc.emulator import Emulator
-from tests.support import FAST, SLOW_CALLBACK
+from tests.support import FAST, slow_callback
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
 LENS = "goprohero10-2-7k"
@@ -51,7 +51,7 @@ async def start_emulator() -> AsyncIterator[Callable[..., Any]]:
     """Emulators with the test's own timings (fast by default), all stopped afterwards."""
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_CALLBACK
+    loop.slow_callback_duration = slow_callback()
     running: list[Emulator] = []
 
     async def start(**overrides: Any) -> Emulator:
@@ -416,7 +416,7 @@ async def test_watch_many_polls_200_jobs_50_per_request_and_drops_finished_ones(
         # The loop guard looks at the watching (debug mode makes the setup above slow).
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
-        loop.slow_callback_duration = SLOW_CALLBACK
+        loop.slow_callback_duration = slow_callback()
         events: list[tuple[int, JobEvent]] = []
         async with (
             _RoundKeeper(emu, step=step) as keeper,
