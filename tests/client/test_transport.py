@@ -29,6 +29,7 @@ from aio_move_ugc import (
     RateLimitError,
     RetryPolicy,
     Timeout,
+    UnexpectedResponseError,
 )
 from aio_move_ugc._schema.operations import job_batch
 from aio_move_ugc.emulator import Emulator, RouteFaults
@@ -407,8 +408,8 @@ async def test_throttling_said_in_the_body_is_retried(
 @pytest.mark.parametrize(
     ("status", "body", "error", "text"),
     [
-        (200, b"<html>not json</html>", APIStatusError, "not JSON"),
-        (200, {}, APIStatusError, "without data or errors"),
+        (200, b"<html>not json</html>", UnexpectedResponseError, "not JSON"),
+        (200, {}, UnexpectedResponseError, "without data or errors"),
         (
             400,
             {"errors": [{"errorType": "MalformedHttpRequestException", "message": "bad"}]},
