@@ -260,6 +260,20 @@ class AsyncMoveUgc:
         so it costs nothing to make one per call; closing it leaves this client open,
         and closing this client closes it too. Bad values raise `ConfigurationError`,
         as the constructor does.
+
+        Args:
+            api_key: another API key.
+            endpoint_url: another GraphQL endpoint.
+            timeout: seconds one API request may take, or a `Timeout`.
+            max_retries: retries of a failed request, API calls and transfers alike.
+            retry: the retry policy of API calls.
+            rate_limit: requests per hour or a `RequestBudget`; None for no budget.
+            connection_limit: connections open at once to the API (another value makes
+                a pool of the new client's own).
+            transfer_config: settings of uploads and downloads.
+            clock: what waits are measured on; None for the event loop's.
+            on_request: the hook called after every GraphQL request; None for none.
+            on_transfer: the hook called as each transfer ends; None for none.
         """
         self._ctx.ensure_open()
         keep_retry = retry is _UNSET and max_retries is _UNSET

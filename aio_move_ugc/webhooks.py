@@ -1,11 +1,15 @@
-"""Webhook deliveries: Standard Webhooks (Svix) verification and an aiohttp receiver of job events.
+"""Webhook deliveries: Standard Webhooks (Svix) verification and a receiver of job events, with
+adapters for aiohttp and ASGI apps.
 
 The service posts a delivery when a job starts, completes or fails, signed the Standard Webhooks
 way (`svix-id`, `svix-timestamp`, `svix-signature` headers; HMAC-SHA256 over
 `"{id}.{timestamp}.{body}"` with the `whsec_` secret). `verify()` checks one delivery;
 `parse_event()` turns a verified body into the same typed events `ugc.jobs.watch` yields
-(`source="webhook"`); `WebhookReceiver` does both behind an aiohttp route and hands the events
-to `async for event in receiver.events()`.
+(`source="webhook"`). `WebhookReceiver.accept(body, headers)` is the one core that verifies,
+drops repeats, parses and queues, and says what to answer; thin adapters put it behind an
+aiohttp route (`routes()`, `app()`, or its own server) or in an ASGI app (`asgi_app()`, no
+framework needed; `asgi_route()` for Starlette and FastAPI). The events come out of
+`async for event in receiver.events()`.
 
 ```python
 async with AsyncMoveUgc() as ugc, WebhookReceiver(host="0.0.0.0", port=8080) as receiver:
@@ -424,7 +428,8 @@ class WebhookReceiver:
     """Verifies deliveries, drops repeats and hands typed job events to `events()`.
 
     Serve it on its own (`async with WebhookReceiver(secret, port=8080) as receiver:`, then
-    `receiver.url`) or mount `receiver.routes()` in an aiohttp application of yours. Each
+    `receiver.url`), mount `receiver.routes()` in an aiohttp application of yours, or
+    `receiver.asgi_route()` (`asgi_app()`) in an ASGI one (FastAPI, Starlette). Each
     accepted delivery is answered 204 at once and its event queued (at most `queue_size`;
     when the consumer falls that far behind, deliveries get 503 and the sender retries later).
     Deliveries that fail verification get 400 (whatever failed: headers, signature, time or
