@@ -64,7 +64,7 @@ from ._exceptions import (
 from ._lazy import lazy_exports
 from ._ratelimit import RateBudget, RequestBudget
 from ._retry import RetryPolicy
-from ._transport import Timeout
+from ._transport import ApiTransport, RawAnswer, Timeout
 from .transfers.config import TransferConfig
 from .types import (
     AreaType,
@@ -162,6 +162,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AdditionalFile",
+    "ApiTransport",
     "AreaType",
     "AsyncMoveUgc",
     "AsyncPager",
@@ -204,6 +205,7 @@ __all__ = [
     "PollPolicy",
     "RateBudget",
     "RateLimitError",
+    "RawAnswer",
     "RequestBudget",
     "RetryPolicy",
     "Rig",

@@ -17,7 +17,7 @@ from ._exceptions import ConfigurationError
 from ._ratelimit import RateBudget, RequestBudget
 from ._redact import Secret
 from ._retry import RetryPolicy
-from ._transport import Timeout
+from ._transport import ApiTransport, Timeout
 from .observability import RequestHook, TransferHook, log_from_env
 from .transfers.config import TransferConfig
 
@@ -112,8 +112,8 @@ class AsyncMoveUgc:
         rate_limit: the plan's requests per hour, or a budget object (a `RateBudget`, a
             `ClusterBudget`, anything with `limit`, `window` and `acquire()`, see
             `RequestBudget`): every request and every polling loop of this client keeps
-            within it. A budget made here, or a `RateBudget` made without a clock, runs on
-            `clock`.
+            within it. A budget made here, or a `RateBudget` made without a clock and not
+            yet used, runs on `clock`.
         connection_limit: connections open at once to the API.
         transfer_config: settings of uploads and downloads.
         clock: what polling, retries and the rate budget wait on (default: the event
@@ -127,6 +127,9 @@ class AsyncMoveUgc:
             storage requests, retries, URL refreshes, last HTTP status, error class;
             `aio_move_ugc.otel.transfer_span_hook()` makes spans of them. An exception it
             raises is logged and otherwise ignored.
+        transport: what carries the GraphQL requests instead of the client's own aiohttp
+            session, e.g. `aio_move_ugc.testing.InProcessTransport(emulator)` for tests where
+            the wire is not the point (retries, budget and error mapping work as ever).
 
     `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request and
     every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
@@ -157,6 +160,7 @@ class AsyncMoveUgc:
         clock: Clock | None = None,
         on_request: RequestHook | None = None,
         on_transfer: TransferHook | None = None,
+        transport: ApiTransport | None = None,
     ) -> None:
         try:
             log_from_env()
@@ -166,6 +170,8 @@ class AsyncMoveUgc:
             raise ConfigurationError("on_request must be a callable taking a RequestEvent")
         if on_transfer is not None and not callable(on_transfer):
             raise ConfigurationError("on_transfer must be a callable taking a TransferEvent")
+        if transport is not None and not isinstance(transport, ApiTransport):
+            raise ConfigurationError("transport must be an ApiTransport (async post and aclose)")
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
             endpoint_url
@@ -187,6 +193,7 @@ class AsyncMoveUgc:
             clock=clock or LoopClock(),
             on_request=on_request,
             on_transfer=on_transfer,
+            wire=transport,
         )
         lender = _LENDER.get()
         if lender is not None:
@@ -196,6 +203,7 @@ class AsyncMoveUgc:
         self._connection_limit = connection_limit
         self._on_request = on_request
         self._on_transfer = on_transfer
+        self._transport = transport
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _READ_ONLY:
@@ -255,9 +263,9 @@ class AsyncMoveUgc:
 
         The arguments are the constructor's; `max_retries` replaces both retry policies
         unless `retry` or `transfer_config` is given too. The new client shares this
-        one's connection pools (when its `connection_limit` and the transfer settings
-        that shape connections are the same) and its rate budget (one plan, one count),
-        so it costs nothing to make one per call; closing it leaves this client open,
+        one's `transport`, connection pools (when its `connection_limit` and the transfer
+        settings that shape connections are the same) and rate budget (one plan, one
+        count), so it costs nothing to make one per call; closing it leaves this client open,
         and closing this client closes it too. Bad values raise `ConfigurationError`,
         as the constructor does.
 
@@ -298,6 +306,7 @@ class AsyncMoveUgc:
                 clock=self._clock if clock is _UNSET else clock,
                 on_request=self._on_request if on_request is _UNSET else on_request,
                 on_transfer=self._on_transfer if on_transfer is _UNSET else on_transfer,
+                transport=self._transport,
             )
         finally:
             _LENDER.reset(lending)

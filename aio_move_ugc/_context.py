@@ -19,7 +19,7 @@ from ._ratelimit import RequestBudget
 from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
-from ._transport import GraphQLTransport, Timeout
+from ._transport import ApiTransport, GraphQLTransport, Timeout
 from .observability import RequestHook, TransferHook
 from .transfers.config import TransferConfig
 from .transfers.storage import StorageWire
@@ -41,6 +41,7 @@ class ClientContext:
         clock: Clock,
         on_request: RequestHook | None = None,
         on_transfer: TransferHook | None = None,
+        wire: ApiTransport | None = None,
     ) -> None:
         self.clock = clock
         self.on_transfer = on_transfer
@@ -57,6 +58,7 @@ class ClientContext:
             connection_limit=connection_limit,
             closed=self.is_closed,
             on_request=on_request,
+            wire=wire,
         )
         self.storage = StorageWire(transfer_config, closed=self.is_closed)
         self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)

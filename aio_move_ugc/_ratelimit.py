@@ -63,8 +63,8 @@ class RateBudget:
     and, through the same client, polling) draws from the same budget.
 
     Time is read from and waited on `clock` (default: the monotonic clock the event loop
-    uses). A budget made without one follows the `clock=` of the client it is given to;
-    clients that share a budget must share that clock (`ConfigurationError` otherwise).
+    uses). A budget made without one follows the `clock=` of the first client it is given
+    to; other clients sharing it count on that same clock.
     """
 
     def __init__(self, limit: int, *, window: float = 3600.0, clock: Clock | None = None) -> None:
@@ -85,20 +85,11 @@ class RateBudget:
         return self._clock if self._clock is not None else _MONOTONIC
 
     def follow(self, clock: Clock) -> None:
-        """Read time from `clock` (a client's `clock=`), unless made with another one.
-
-        Raises `ConfigurationError` when the budget already follows a different clock (two
-        clients on different clocks cannot share one budget) or has counted requests on its
-        own (their times would not compare)."""
-        if self._clock is clock:
-            return
-        if self._clock is not None:
-            raise ConfigurationError(
-                "this RateBudget follows another clock; clients sharing a budget share a clock"
-            )
-        if self._sent:
-            raise ConfigurationError("a RateBudget already in use cannot change its clock")
-        self._clock = clock
+        """Read time from `clock` (a client's `clock=`) when the budget has no clock yet and
+        has counted nothing; otherwise keep the one it has (one budget, one timeline: the
+        times it counted would not compare with another clock's)."""
+        if self._clock is None and not self._sent:
+            self._clock = clock
 
     def _forget_old(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - self.window:

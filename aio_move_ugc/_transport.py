@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
+from multidict import CIMultiDict
 
 from . import _validation as check
 from ._exceptions import (
@@ -85,6 +86,37 @@ def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
         return f"look for a job{named} with jobs.list(take_id={take_id!r}) before creating it again"
     listing = {"take": "takes.list()", "volume": "volumes.list()"}[kind]
     return f"look for a {kind}{named} with {listing} (newest first) before creating it again"
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """One HTTP answer of the GraphQL endpoint as an `ApiTransport` hands it back."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class ApiTransport(Protocol):
+    """What carries the client's GraphQL requests, when it is not the client's own aiohttp
+    session (`AsyncMoveUgc(transport=...)`).
+
+    `post` sends one request and returns the answer as it came: any status, any body. A
+    failure to reach the service is raised as `OSError` (`ConnectionError` and its kind:
+    the request may have arrived) or `TimeoutError`; the client maps both, retries, budgets
+    and reads the answer exactly as it does for answers off the wire. Storage transfers go
+    to the presigned URLs over the client's own storage session either way.
+    `aio_move_ugc.testing.InProcessTransport` answers from an emulator without a socket.
+    """
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawAnswer:
+        """Send `body` to `url` with `headers`; the answer's status, headers and bytes."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport holds (called by the client's `aclose()`)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +190,9 @@ def error_from_answer(
         "request_id": request_id,
         "operation_name": operation_name,
     }
+    if not errors and isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        # A gateway's own JSON answer ({"message": "Rate exceeded"}) says what it is in words.
+        text = text or payload["message"][:2048]
     types = {e.get("errorType") for e in errors}
     message = _summary(errors) if errors else f"HTTP {status}"
     if status == 401 or "UnauthorizedException" in types:
@@ -199,8 +234,10 @@ class GraphQLTransport:
         connection_limit: int = 100,
         closed: Callable[[], bool] = lambda: False,
         on_request: RequestHook | None = None,
+        wire: ApiTransport | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self._wire = wire
         self._api_key = api_key
         self.timeout = timeout
         # Given with each request, not to the session: clients of other timeouts can share
@@ -213,6 +250,7 @@ class GraphQLTransport:
         self._client_closed = closed
         self.sessions = LoopSessions(self._new_session, closed=self.is_closed)
         self._owns_sessions = True
+        self._owns_wire = True
         self.requests_sent = 0
         self.on_request = on_request
 
@@ -230,6 +268,11 @@ class GraphQLTransport:
             trust_env=False,
         )
 
+    @property
+    def wire(self) -> ApiTransport | None:
+        """What carries the requests instead of the aiohttp session, if anything."""
+        return self._wire
+
     def share_sessions(self, other: GraphQLTransport) -> None:
         """Send over `other`'s sessions (it owns and closes them) when they are made the
         same way: the endpoint, key and timeout go with each request, the connection limit
@@ -237,11 +280,15 @@ class GraphQLTransport:
         if other.connection_limit == self.connection_limit:
             self.sessions = other.sessions
             self._owns_sessions = False
+        if self._wire is not None and self._wire is other.wire:
+            self._owns_wire = False
 
     async def aclose(self) -> None:
         self._closed = True
         if self._owns_sessions:
             await self.sessions.aclose()
+        if self._wire is not None and self._owns_wire:
+            await self._wire.aclose()
 
     async def execute(
         self,
@@ -316,7 +363,7 @@ class GraphQLTransport:
     ) -> Any:
         if self.budget is not None:
             await self.budget.acquire()
-        session = await self.sessions.get(operation.name)
+        session = None if self._wire is not None else await self.sessions.get(operation.name)
         started_ns = time.time_ns()
         started = time.monotonic()
         status: int | None = None
@@ -363,7 +410,7 @@ class GraphQLTransport:
 
     async def _exchange(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
         operation: Operation,
         body: bytes,
         decode: Callable[[bytes], Any] | None = None,
@@ -377,15 +424,25 @@ class GraphQLTransport:
         payload: Any
         error: MoveUgcError | None = None
         log.debug("sending %s (%d bytes)", name, len(body))
+        response_headers: Mapping[str, str]
         try:
             self.requests_sent += 1
-            async with session.post(
-                self.endpoint_url, data=body, headers=headers, timeout=self._aiohttp_timeout
-            ) as response:
-                status = response.status
-                request_id = response.headers.get(REQUEST_ID_HEADER)
-                raw = await response.read()
-                response_headers = response.headers
+            if session is None:
+                if self.is_closed():
+                    raise ClientClosedError(f"the client was closed while {name} was under way")
+                assert self._wire is not None
+                answer = await self._wire.post(self.endpoint_url, body, headers)
+                status, raw = answer.status, answer.body
+                response_headers = CIMultiDict(answer.headers)
+                request_id = response_headers.get(REQUEST_ID_HEADER)
+            else:
+                async with session.post(
+                    self.endpoint_url, data=body, headers=headers, timeout=self._aiohttp_timeout
+                ) as response:
+                    status = response.status
+                    request_id = response.headers.get(REQUEST_ID_HEADER)
+                    raw = await response.read()
+                    response_headers = response.headers
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             if isinstance(exc, RuntimeError) and not self._client_closed():
                 raise

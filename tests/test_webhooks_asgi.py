@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from aio_move_ugc import AsyncMoveUgc, JobEvent, JobFinished, SourceIn
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.webhooks import WebhookReceiver
-from tests.conftest import FAST
+from tests.support import FAST
 from tests.test_webhooks import VIDEO, _body, _payload, _signed
 
 SECRET = "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="

@@ -23,8 +23,9 @@ from aio_move_ugc import (
     VolumeFailedError,
 )
 from aio_move_ugc.emulator import Emulator, RouteFaults
-from tests.client.conftest import MakeClient, camera_sources
+from tests.client.support import camera_sources
 from tests.client.test_transport import closed_port_url
+from tests.support import MakeClient
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,10 +4,9 @@ the client's clock."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
 
-import anyio
-import anyio.lowlevel
 import pytest
 
 from aio_move_ugc import (
@@ -15,13 +14,15 @@ from aio_move_ugc import (
     ClientClosedError,
     ConfigurationError,
     RateBudget,
+    RawAnswer,
     RequestBudget,
     RetryPolicy,
     Timeout,
     TransferConfig,
 )
 from aio_move_ugc.emulator import Emulator
-from tests.client.conftest import FAST_RETRY, MakeClient
+from aio_move_ugc.testing import EmulatorClock, InProcessTransport
+from tests.support import FAST_RETRY, MakeClient
 
 SETTINGS = {
     "timeout": Timeout(total=5),
@@ -30,22 +31,6 @@ SETTINGS = {
     "transfer_config": TransferConfig(max_retries=1),
     "endpoint_url": "http://127.0.0.1:9/graphql",
 }
-
-
-@dataclass
-class EmulatorClock:
-    """A client clock made of the emulator's: sleeping moves the server's time at once."""
-
-    emu: Emulator
-    slept: list[float] = field(default_factory=list)
-
-    def now(self) -> float:
-        return self.emu.clock.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.emu.advance(seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 # ----------------------------------------------------------------------- read-only settings
@@ -199,15 +184,50 @@ async def test_the_budget_waits_on_the_clients_clock(emu: Emulator, given: str) 
     assert time.monotonic() - started < 5, "no real hour went by"
 
 
-async def test_clients_on_different_clocks_cannot_share_a_budget(emu: Emulator) -> None:
-    budget = RateBudget(10)
-    AsyncMoveUgc(
-        emu.api_key, endpoint_url=emu.endpoint_url, clock=EmulatorClock(emu), rate_limit=budget
-    )
-    with pytest.raises(ConfigurationError, match="clock"):
+async def test_a_shared_budget_keeps_the_first_clients_clock(emu: Emulator) -> None:
+    budget = RateBudget(1, window=60)
+    first_clock, second_clock = EmulatorClock(emu), EmulatorClock(emu)
+    async with (
         AsyncMoveUgc(
-            emu.api_key,
-            endpoint_url=emu.endpoint_url,
-            clock=EmulatorClock(emu),
-            rate_limit=budget,
-        )
+            emu.api_key, endpoint_url=emu.endpoint_url, clock=first_clock, rate_limit=budget
+        ) as first,
+        AsyncMoveUgc(
+            emu.api_key, endpoint_url=emu.endpoint_url, clock=second_clock, rate_limit=budget
+        ) as second,
+    ):
+        assert budget.clock is first_clock
+        await first.rigs.list()
+        await second.rigs.list()
+    assert second_clock.slept == []
+    assert len(first_clock.slept) == 1, "the second client's request waited on the budget's"
+    assert 59 < first_clock.slept[0] <= 60
+
+
+class CountedTransport:
+    """An in-process transport that counts the requests it carries and its closings."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.inner = InProcessTransport(emu)
+        self.posts = 0
+        self.closed = 0
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawAnswer:
+        self.posts += 1
+        return await self.inner.post(url, body, headers)
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("change", [{"timeout": 10}, {"connection_limit": 2}])
+async def test_a_clone_sends_over_the_same_transport_and_leaves_it_open(
+    emu: Emulator, make_client: MakeClient, change: dict[str, Any]
+) -> None:
+    wire = CountedTransport(emu)
+    ugc = make_client(transport=wire)
+    async with ugc.with_options(**change) as clone:
+        await clone.rigs.list()
+    assert (wire.posts, wire.closed) == (1, 0)
+    await ugc.rigs.list()
+    await ugc.aclose()
+    assert (wire.posts, wire.closed) == (2, 1)
