@@ -37,7 +37,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._ratelimit import RequestBudget
-from ._redact import Secret, scrub
+from ._redact import Secret, key_fingerprint, scrub
 from ._retry import Retrier, is_ambiguous_api, is_transient_api
 from ._schema.operations import Operation
 from ._sessions import LoopSessions
@@ -256,6 +256,10 @@ class GraphQLTransport:
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
+
+    def account(self) -> str:
+        """A one-way fingerprint of the API key (`key_fingerprint`): never the key."""
+        return key_fingerprint(self._api_key.get_secret_value())
 
     def is_closed(self) -> bool:
         return self._closed or self._client_closed()

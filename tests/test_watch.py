@@ -133,7 +133,7 @@ async def test_watch_reports_each_step_of_a_finishing_job_once_in_order(
     assert ready.outputs
     assert all(output.file.presigned_url for output in ready.outputs)
     assert ready.job is not None
-    assert ready.job.outputs_ready
+    assert ready.job.outputs == ready.outputs
 
 
 async def test_watch_ends_a_failing_job_with_job_failed(
@@ -191,7 +191,7 @@ async def test_outputs_ready_comes_after_the_output_lag(
     assert isinstance(finished, JobFinished)
     assert isinstance(ready, OutputsReady)
     assert finished.job is not None
-    assert not finished.job.outputs_ready
+    assert not all(o.file.presigned_url for o in finished.job.outputs or [])
     assert finished_at < ready_at
     # The outputs cannot be seen ready before the emulator makes them so.
     assert ready_at - created_at >= 0.05 + 0.3 + lag
