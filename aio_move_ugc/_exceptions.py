@@ -1,34 +1,34 @@
 """Every error the SDK raises, under one root.
 
     MoveUgcError
-    ├── InvalidInputError             bad input, refused before anything is sent (a ValueError)
-    │   ├── ConfigurationError        missing/short API key, malformed endpoint URL, settings
-    │   └── OutputMissingError        an output asked for that the job does not have
-    ├── ClientClosedError             the client was closed and cannot be used again
-    ├── APIError                      a request to the API failed, whatever the reason
-    │   ├── APIConnectionError        no answer: connection refused/reset, DNS, TLS
+    ├── InvalidInputError             bad input, refused before anything is sent
+    │   ├── ConfigurationError        a bad API key, endpoint URL or setting
+    │   └── OutputMissingError        an output asked for that the job lacks
+    ├── ClientClosedError             the client was closed for good
+    ├── APIError                      a request to the API failed, for any reason
+    │   ├── APIConnectionError        no answer: refused, reset, DNS, TLS
     │   │   └── APITimeoutError       no answer in time
-    │   ├── OutcomeUnknownError       a create may or may not have happened; `lookup`
-    │   ├── APIStatusError            an error answer: status, errors, data, request id
+    │   ├── OutcomeUnknownError       a create may have happened; `lookup`
+    │   ├── APIStatusError            an error answer: status, errors, request id
     │   │   ├── AuthenticationError   401 / UnauthorizedException
-    │   │   ├── RateLimitError        429 / throttling; `retry_after` when the server said
+    │   │   ├── RateLimitError        429 / throttling; `retry_after`
     │   │   ├── InternalServerError   5xx: the service's own failure
     │   │   └── GraphQLResponseError  HTTP 200 with GraphQL `errors`
     │   │       ├── NotFoundError     MoveNotFoundError
-    │   │       ├── ValidationError   the document or variables were rejected
-    │   │       └── BadRequestError   a business rule was violated (e.g. video not uploaded)
-    │   └── UnexpectedResponseError   an answer the SDK cannot use (not JSON, wrong shape...)
-    ├── StorageError                  a presigned-URL transfer failed (status, S3 error code)
-    │   ├── StorageConnectionError    no answer from storage: refused, reset, cut, timed out
+    │   │       ├── ValidationError   the document or variables were refused
+    │   │       └── BadRequestError   a business rule was broken
+    │   └── UnexpectedResponseError   an answer the SDK cannot use
+    ├── StorageError                  a presigned-URL transfer failed
+    │   ├── StorageConnectionError    no answer from storage
     │   ├── URLExpiredError           the presigned URL has expired
-    │   └── IntegrityError            bytes on the wire do not match the promised size or ETag
+    │   └── IntegrityError            bytes differ from the size or ETag
     ├── JobFailedError                a followed job ended FAILED or CANCELLED
-    ├── VolumeFailedError             a followed human volume ended FAILED
-    ├── JobNotFoundError              a followed job does not exist (a LookupError)
-    ├── VolumeNotFoundError           a followed volume does not exist (a LookupError)
-    ├── WatchTimeoutError             a job or its outputs did not get ready in time
-    │   └── OutputsNotReadyError      the job finished; these requested outputs had no URL yet
-    └── WebhookVerificationError      a webhook delivery failed verification
+    ├── VolumeFailedError             a followed volume ended FAILED
+    ├── JobNotFoundError              a followed job does not exist
+    ├── VolumeNotFoundError           a followed volume does not exist
+    ├── WatchTimeoutError             a job or volume was not ready in time
+    │   └── OutputsNotReadyError      finished, but outputs had no URL
+    └── WebhookVerificationError      a delivery failed verification
 
 `tests/client/test_error_tree.py` pins this drawing: each class's parent is the one shown.
 No message or attribute ever holds the API key or a presigned URL's signature.
