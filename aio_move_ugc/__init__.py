@@ -7,21 +7,24 @@ async with AsyncMoveUgc() as ugc:
     job = await ugc.jobs.retrieve("job-...")
 ```
 
-Layers (each imports only those below it; no module uses another's underscore names):
+Layers (data flows down, never back up; no module uses another's
+underscore names; what most programs never need loads on first use):
 
-    cli/                 command line (rich, the emulator: imported by the commands using them)
-    bulk                 many takes on one machine: journaled, resumable (loaded on first use)
-    webhooks             verification and an aiohttp receiver (loaded on first use)
-    resources/           one class per API object, one GraphQL operation per method
-    watch                the one polling engine: batching, pacing, budget, failure policy
-    transfers/           uploads with URL refresh, resumable downloads, job outputs, safe
-                         names; `transfers.storage` is the one boundary of the storage wire
-    _context             the narrow surface the layers above get from the client
-    _transport           the one boundary of the GraphQL wire
-    _retry               every retry decision and loop (the only user of `backoff`)
-    types/ _schema/ _exceptions _validation _redact _clock _ratelimit   the ground floor
-    _client              AsyncMoveUgc: configuration and lifecycle, wiring the above
-    emulator/            the local stand-in for the hosted API; imports none of the SDK
+    cli/            command line: demo, run, bulk, watch, download, jobs, emulator, worker
+    distributed/    optional extra: bulk across machines on Temporal
+    bulk            many takes on one machine: staged, bounded, journaled, resumable
+    webhooks        verification, one delivery core, aiohttp and ASGI adapters
+    resources/      one class per API object, one GraphQL operation per method
+    watch           the one polling engine and the generators on it
+    transfers/      uploads, resumable downloads, outputs, safe names; the storage boundary
+    _context        the narrow surface the layers above receive from the client
+    _transport      the one boundary of the GraphQL wire
+    _retry          every retry decision and loop
+    types/ _schema/ _exceptions   models and events; schema and documents; the error tree
+    _client         AsyncMoveUgc: configuration, lifecycle, resources built on first use
+    emulator/       the local stand-in for the hosted API; imports nothing of the SDK
+                    but the schema
+    testing         pytest plugin and helpers: the emulator and a client as fixtures
 """
 
 from typing import TYPE_CHECKING
@@ -38,8 +41,10 @@ from ._exceptions import (
     ConfigurationError,
     GraphQLResponseError,
     IntegrityError,
+    InternalServerError,
     InvalidInputError,
     JobFailedError,
+    JobNotFoundError,
     MoveUgcError,
     NotFoundError,
     OutcomeUnknownError,
@@ -48,13 +53,16 @@ from ._exceptions import (
     RateLimitError,
     StorageConnectionError,
     StorageError,
+    UnexpectedResponseError,
     URLExpiredError,
     ValidationError,
+    VolumeFailedError,
+    VolumeNotFoundError,
     WatchTimeoutError,
     WebhookVerificationError,
 )
 from ._lazy import lazy_exports
-from ._ratelimit import RateBudget
+from ._ratelimit import RateBudget, RequestBudget
 from ._retry import RetryPolicy
 from ._transport import ApiTransport, RawAnswer, Timeout
 from .transfers.config import TransferConfig
@@ -171,6 +179,7 @@ __all__ = [
     "GraphQLResponseError",
     "HumanVolume",
     "IntegrityError",
+    "InternalServerError",
     "InvalidInputError",
     "Job",
     "JobEvent",
@@ -178,6 +187,7 @@ __all__ = [
     "JobFailedError",
     "JobFinished",
     "JobNotFound",
+    "JobNotFoundError",
     "JobOptions",
     "JobProgress",
     "JobProgressed",
@@ -196,6 +206,7 @@ __all__ = [
     "RateBudget",
     "RateLimitError",
     "RawAnswer",
+    "RequestBudget",
     "RetryPolicy",
     "Rig",
     "ShareCode",
@@ -210,7 +221,10 @@ __all__ = [
     "Timeout",
     "TransferConfig",
     "URLExpiredError",
+    "UnexpectedResponseError",
     "ValidationError",
+    "VolumeFailedError",
+    "VolumeNotFoundError",
     "VolumeStateChanged",
     "WatchTimeoutError",
     "WebhookEndpoint",

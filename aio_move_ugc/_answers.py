@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
-from ._exceptions import APIStatusError
+from ._exceptions import UnexpectedResponseError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -22,10 +22,9 @@ def parse(model: type[ModelT], value: Any, operation_name: str) -> ModelT:
         # Only where and what: the input itself may hold presigned URLs.
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or model.__name__
-        raise APIStatusError(
+        raise UnexpectedResponseError(
             f"the API answered {operation_name} with data this SDK cannot read "
             f"({where}: {first['msg']})",
-            status=200,
             operation_name=operation_name,
         ) from None
 

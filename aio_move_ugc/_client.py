@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from contextvars import ContextVar
+from enum import Enum
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from . import _validation as check
 from ._clock import Clock, LoopClock
 from ._context import ClientContext
 from ._exceptions import ConfigurationError
-from ._ratelimit import RateBudget
+from ._ratelimit import RateBudget, RequestBudget
 from ._redact import Secret
 from ._retry import RetryPolicy
 from ._transport import ApiTransport, Timeout
@@ -48,10 +50,36 @@ def _retry(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
     return RetryPolicy(max_retries=check.count(max_retries, "max_retries"))
 
 
-def _budget(rate_limit: int | RateBudget | None) -> RateBudget | None:
-    if rate_limit is None or isinstance(rate_limit, RateBudget):
-        return rate_limit
-    return RateBudget(check.count(rate_limit, "rate_limit", minimum=1))
+def _budget(rate_limit: int | RequestBudget | None, clock: Clock | None) -> RequestBudget | None:
+    if rate_limit is None:
+        return None
+    if isinstance(rate_limit, int):
+        return RateBudget(check.count(rate_limit, "rate_limit", minimum=1), clock=clock)
+    if not isinstance(rate_limit, RequestBudget):
+        raise ConfigurationError(
+            "rate_limit must be requests per hour or a RequestBudget (limit, window, acquire())"
+        )
+    limit, window = rate_limit.limit, rate_limit.window
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError("the request budget's limit must be an integer of at least 1")
+    check.seconds(window, "the request budget's window")
+    if clock is not None and isinstance(rate_limit, RateBudget):
+        rate_limit.follow(clock)
+    return rate_limit
+
+
+class _Unset(Enum):
+    """The default of `with_options`' arguments: keep what the client has."""
+
+    UNSET = "unset"
+
+
+_UNSET: Final = _Unset.UNSET
+_LENDER: ContextVar[ClientContext | None] = ContextVar("aio_move_ugc_lender", default=None)
+"""The context of the client whose `with_options` is making a client right now: the new
+client's context shares its connection pools."""
+_KEEP = Literal[_Unset.UNSET]
+_READ_ONLY = frozenset({"endpoint_url", "timeout", "retry", "rate_budget", "transfer_config"})
 
 
 def _transfers(config: TransferConfig | None, max_retries: int | None) -> TransferConfig:
@@ -81,12 +109,15 @@ class AsyncMoveUgc:
             alike (default 3 for the API, 5 for transfers); `retry` and `transfer_config`
             override it for their side.
         retry: the full retry policy of API calls.
-        rate_limit: the plan's requests per hour, or a `RateBudget`: every request and every
-            polling loop of this client keeps within it.
+        rate_limit: the plan's requests per hour, or a budget object (a `RateBudget`, a
+            `ClusterBudget`, anything with `limit`, `window` and `acquire()`, see
+            `RequestBudget`): every request and every polling loop of this client keeps
+            within it. A budget made here, or a `RateBudget` made without a clock and not
+            yet used, runs on `clock`.
         connection_limit: connections open at once to the API.
         transfer_config: settings of uploads and downloads.
-        clock: what polling waits on (default: the event loop's clock); tests pass one that
-            moves simulated time.
+        clock: what polling, retries and the rate budget wait on (default: the event
+            loop's clock); tests pass one that moves simulated time.
         on_request: called with a `RequestEvent` after every GraphQL request (operation,
             HTTP status, duration, request id, try number, error class); for metrics and
             tracing (`aio_move_ugc.otel.span_hook()` makes OpenTelemetry spans of them).
@@ -110,6 +141,9 @@ class AsyncMoveUgc:
     event loop (a second `asyncio.run`) makes new ones there. `aclose()` (or leaving
     `async with`) closes both; a closed client stays closed. aiohttp needs asyncio: the
     client runs under asyncio and under anyio's asyncio backend, not under trio.
+
+    The settings are read-only (`timeout`, `retry`, `rate_budget`, `transfer_config`,
+    `endpoint_url`): `with_options(...)` makes a client with some of them changed.
     """
 
     def __init__(
@@ -120,7 +154,7 @@ class AsyncMoveUgc:
         timeout: float | Timeout = Timeout(),
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
-        rate_limit: int | RateBudget | None = None,
+        rate_limit: int | RequestBudget | None = None,
         connection_limit: int = 100,
         transfer_config: TransferConfig | None = None,
         clock: Clock | None = None,
@@ -146,24 +180,137 @@ class AsyncMoveUgc:
         )
         if max_retries is not None:
             check.count(max_retries, "max_retries")
-        self.endpoint_url = url
-        self.timeout = _timeout(timeout)
-        self.retry = _retry(retry, max_retries)
-        self.rate_budget = _budget(rate_limit)
-        self.transfer_config = _transfers(transfer_config, max_retries)
+        # The settings live in the context the layers below read; the client keeps the
+        # arguments that `with_options` passes on unchanged.
         self._ctx = ClientContext(
             endpoint_url=url,
             api_key=Secret(key),
-            timeout=self.timeout,
-            retry=self.retry,
-            rate_budget=self.rate_budget,
+            timeout=_timeout(timeout),
+            retry=_retry(retry, max_retries),
+            rate_budget=_budget(rate_limit, clock),
             connection_limit=check.count(connection_limit, "connection_limit", minimum=1),
-            transfer_config=self.transfer_config,
+            transfer_config=_transfers(transfer_config, max_retries),
             clock=clock or LoopClock(),
             on_request=on_request,
             on_transfer=on_transfer,
             wire=transport,
         )
+        lender = _LENDER.get()
+        if lender is not None:
+            self._ctx.share_connections(lender)
+        self._api_key = Secret(key)
+        self._clock = clock
+        self._connection_limit = connection_limit
+        self._on_request = on_request
+        self._on_transfer = on_transfer
+        self._transport = transport
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _READ_ONLY:
+            raise AttributeError(
+                f"AsyncMoveUgc.{name} is read-only; ugc.with_options({name}=...) makes a "
+                "client with another"
+            )
+        super().__setattr__(name, value)
+
+    # ------------------------------------------------------------ settings
+    @property
+    def endpoint_url(self) -> str:
+        """The GraphQL endpoint requests go to."""
+        return self._ctx.transport.endpoint_url
+
+    @property
+    def timeout(self) -> Timeout:
+        """The limits of one API request."""
+        return self._ctx.transport.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of API calls."""
+        return self._ctx.retry
+
+    @property
+    def rate_budget(self) -> RequestBudget | None:
+        """The request budget every request and polling loop keeps within, if any."""
+        return self._ctx.rate_budget
+
+    @property
+    def transfer_config(self) -> TransferConfig:
+        """The settings of uploads and downloads."""
+        return self._ctx.transfer_config
+
+    def with_options(
+        self,
+        *,
+        api_key: str | _KEEP = _UNSET,
+        endpoint_url: str | _KEEP = _UNSET,
+        timeout: float | Timeout | _KEEP = _UNSET,
+        max_retries: int | _KEEP = _UNSET,
+        retry: RetryPolicy | _KEEP = _UNSET,
+        rate_limit: int | RequestBudget | _KEEP | None = _UNSET,
+        connection_limit: int | _KEEP = _UNSET,
+        transfer_config: TransferConfig | _KEEP = _UNSET,
+        clock: Clock | _KEEP | None = _UNSET,
+        on_request: RequestHook | _KEEP | None = _UNSET,
+        on_transfer: TransferHook | _KEEP | None = _UNSET,
+    ) -> AsyncMoveUgc:
+        """A new client with the given settings changed and the others as this one's.
+
+        ```python
+        patient = ugc.with_options(timeout=120, max_retries=6)
+        job = await patient.jobs.retrieve(job_id)
+        ```
+
+        The arguments are the constructor's; `max_retries` replaces both retry policies
+        unless `retry` or `transfer_config` is given too. The new client shares this
+        one's `transport`, connection pools (when its `connection_limit` and the transfer
+        settings that shape connections are the same) and rate budget (one plan, one
+        count), so it costs nothing to make one per call; closing it leaves this client open,
+        and closing this client closes it too. Bad values raise `ConfigurationError`,
+        as the constructor does.
+
+        Args:
+            api_key: another API key.
+            endpoint_url: another GraphQL endpoint.
+            timeout: seconds one API request may take, or a `Timeout`.
+            max_retries: retries of a failed request, API calls and transfers alike.
+            retry: the retry policy of API calls.
+            rate_limit: requests per hour or a `RequestBudget`; None for no budget.
+            connection_limit: connections open at once to the API (another value makes
+                a pool of the new client's own).
+            transfer_config: settings of uploads and downloads.
+            clock: what waits are measured on; None for the event loop's.
+            on_request: the hook called after every GraphQL request; None for none.
+            on_transfer: the hook called as each transfer ends; None for none.
+        """
+        self._ctx.ensure_open()
+        keep_retry = retry is _UNSET and max_retries is _UNSET
+        keep_transfers = transfer_config is _UNSET and max_retries is _UNSET
+        lending = _LENDER.set(self._ctx)
+        try:
+            clone = AsyncMoveUgc(
+                self._api_key.get_secret_value() if api_key is _UNSET else api_key,
+                endpoint_url=self.endpoint_url if endpoint_url is _UNSET else endpoint_url,
+                timeout=self.timeout if timeout is _UNSET else timeout,
+                max_retries=None if max_retries is _UNSET else max_retries,
+                retry=self.retry if keep_retry else (None if retry is _UNSET else retry),
+                rate_limit=self.rate_budget if rate_limit is _UNSET else rate_limit,
+                connection_limit=(
+                    self._connection_limit if connection_limit is _UNSET else connection_limit
+                ),
+                transfer_config=(
+                    self.transfer_config
+                    if keep_transfers
+                    else (None if transfer_config is _UNSET else transfer_config)
+                ),
+                clock=self._clock if clock is _UNSET else clock,
+                on_request=self._on_request if on_request is _UNSET else on_request,
+                on_transfer=self._on_transfer if on_transfer is _UNSET else on_transfer,
+                transport=self._transport,
+            )
+        finally:
+            _LENDER.reset(lending)
+        return clone
 
     def __repr__(self) -> str:
         state = "closed" if self._ctx.is_closed() else "open"
@@ -178,8 +325,7 @@ class AsyncMoveUgc:
     async def aclose(self) -> None:
         """Close the client's sessions; transfers still under way end with `ClientClosedError`.
         Safe to call more than once."""
-        if not self._ctx.is_closed():
-            await self._ctx.aclose()
+        await self._ctx.aclose()
 
     async def __aenter__(self) -> AsyncMoveUgc:
         self._ctx.ensure_open()

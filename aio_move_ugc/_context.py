@@ -15,7 +15,7 @@ import anyio
 
 from ._clock import Clock
 from ._exceptions import ClientClosedError
-from ._ratelimit import RateBudget
+from ._ratelimit import RequestBudget
 from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
@@ -35,7 +35,7 @@ class ClientContext:
         api_key: Secret,
         timeout: Timeout,
         retry: RetryPolicy,
-        rate_budget: RateBudget | None,
+        rate_budget: RequestBudget | None,
         connection_limit: int,
         transfer_config: TransferConfig,
         clock: Clock,
@@ -64,19 +64,28 @@ class ClientContext:
         self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)
         self._slots: dict[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = {}
         self._closed = False
+        self._parent_closed: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------ lifecycle
     def is_closed(self) -> bool:
-        return self._closed
+        return self._closed or self._parent_closed()
 
     def ensure_open(self) -> None:
-        if self._closed:
+        if self.is_closed():
             raise ClientClosedError("this AsyncMoveUgc client is closed; create a new one")
 
     async def aclose(self) -> None:
         self._closed = True
         await self.transport.aclose()
         await self.storage.aclose()
+
+    def share_connections(self, parent: ClientContext) -> None:
+        """Use `parent`'s connection pools where they fit (a client made by
+        `with_options`): `parent` keeps owning them, and this context counts as closed
+        once `parent` is."""
+        self.transport.share_sessions(parent.transport)
+        self.storage.share_sessions(parent.storage)
+        self._parent_closed = parent.is_closed
 
     # ------------------------------------------------------------ requests
     async def execute(

@@ -1,30 +1,36 @@
 """Every error the SDK raises, under one root.
 
     MoveUgcError
-    ├── InvalidInputError            bad input caught before anything is sent (also a ValueError)
-    │   ├── ConfigurationError       missing/short API key, malformed endpoint URL
-    │   └── OutputMissingError       an output asked for is not among a ready job's outputs
-    ├── ClientClosedError            the client was closed and cannot be used again
-    ├── APIConnectionError           no answer: connection refused/reset, DNS, TLS
-    │   ├── APITimeoutError          no answer in time
-    │   └── OutcomeUnknownError      a create mutation may or may not have happened
-    ├── APIError                     an answer came back (status, errors, data, request id)
-    │   ├── APIStatusError           an HTTP error status without a more specific meaning (5xx...)
-    │   ├── AuthenticationError      401 / UnauthorizedException
-    │   ├── RateLimitError           429 / throttling; `retry_after` when the server said
-    │   └── GraphQLResponseError     HTTP 200 with GraphQL `errors`
-    │       ├── NotFoundError        MoveNotFoundError
-    │       ├── ValidationError      the document or variables were rejected
-    │       └── BadRequestError      a business rule was violated (e.g. video not uploaded)
-    ├── StorageError                 a presigned-URL transfer failed (status, S3 error code)
-    │   ├── StorageConnectionError   no answer from storage: refused, reset, cut, timed out
-    │   ├── URLExpiredError          the presigned URL has expired
-    │   └── IntegrityError           bytes on the wire do not match the promised size or ETag
-    ├── JobFailedError               a watched job ended FAILED
-    ├── WatchTimeoutError            a job or its outputs did not get ready in time
-    │   └── OutputsNotReadyError     the job finished; these requested outputs had no URL yet
-    └── WebhookVerificationError     a webhook delivery failed verification
+    ├── InvalidInputError             bad input, refused before anything is sent
+    │   ├── ConfigurationError        a bad API key, endpoint URL or setting
+    │   └── OutputMissingError        an output asked for that the job lacks
+    ├── ClientClosedError             the client was closed for good
+    ├── APIError                      a request to the API failed, for any reason
+    │   ├── APIConnectionError        no answer: refused, reset, DNS, TLS
+    │   │   └── APITimeoutError       no answer in time
+    │   ├── OutcomeUnknownError       a create may have happened; `lookup`
+    │   ├── APIStatusError            an error answer: status, errors, request id
+    │   │   ├── AuthenticationError   401 / UnauthorizedException
+    │   │   ├── RateLimitError        429 / throttling; `retry_after`
+    │   │   ├── InternalServerError   5xx: the service's own failure
+    │   │   └── GraphQLResponseError  HTTP 200 with GraphQL `errors`
+    │   │       ├── NotFoundError     MoveNotFoundError
+    │   │       ├── ValidationError   the document or variables were refused
+    │   │       └── BadRequestError   a business rule was broken
+    │   └── UnexpectedResponseError   an answer the SDK cannot use
+    ├── StorageError                  a presigned-URL transfer failed
+    │   ├── StorageConnectionError    no answer from storage
+    │   ├── URLExpiredError           the presigned URL has expired
+    │   └── IntegrityError            bytes differ from the size or ETag
+    ├── JobFailedError                a followed job ended FAILED or CANCELLED
+    ├── VolumeFailedError             a followed volume ended FAILED
+    ├── JobNotFoundError              a followed job does not exist
+    ├── VolumeNotFoundError           a followed volume does not exist
+    ├── WatchTimeoutError             a job or volume was not ready in time
+    │   └── OutputsNotReadyError      finished, but outputs had no URL
+    └── WebhookVerificationError      a delivery failed verification
 
+`tests/client/test_error_tree.py` pins this drawing: each class's parent is the one shown.
 No message or attribute ever holds the API key or a presigned URL's signature.
 """
 
@@ -39,7 +45,8 @@ class MoveUgcError(Exception):
 
 
 class InvalidInputError(MoveUgcError, ValueError):
-    """The caller gave something the API would reject; nothing was sent."""
+    """The caller gave something that cannot work; nothing was sent because of it (an
+    `OutputMissingError` is raised before any download starts)."""
 
 
 class ConfigurationError(InvalidInputError):
@@ -50,7 +57,54 @@ class ClientClosedError(MoveUgcError, RuntimeError):
     """The client was closed; create a new one."""
 
 
-class APIConnectionError(MoveUgcError):
+class APIError(MoveUgcError):
+    """A request to the API failed, whatever the reason: no answer, an unknown outcome, an
+    error answer or one the SDK cannot read. `except APIError` catches every one of them.
+
+    `status`, `request_id`, `errors` and `data` are those of the answer when one came back
+    (None, None, `[]` and None when none did).
+
+    Args:
+        message: what went wrong; when an answer came back, the error's text adds the
+            operation, status and request id.
+        operation_name: the GraphQL operation that was being sent, when known.
+        status: the HTTP status of the answer, when one came back.
+        errors: the GraphQL `errors` of the answer (each with `errorType`, `message`...).
+        data: the answer's `data`, whatever partial data came back.
+        request_id: the request id the API gave the answer, when it did.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation_name: str | None = None,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        data: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        if status is not None:
+            details = [f"status={status}"]
+            if operation_name:
+                details.insert(0, f"operation={operation_name}")
+            if request_id:
+                details.append(f"request_id={request_id}")
+            message = f"{message} ({', '.join(details)})"
+        super().__init__(message)
+        self.operation_name = operation_name
+        self.status = status
+        self.errors = errors or []
+        self.data = data
+        self.request_id = request_id
+
+    @property
+    def error_type(self) -> str | None:
+        """The `errorType` of the first error, as AppSync names it."""
+        return self.errors[0].get("errorType") if self.errors else None
+
+
+class APIConnectionError(APIError):
     """The API could not be reached or the connection broke before an answer arrived.
 
     `request_sent` is False when the connection could not even be made, so the request never
@@ -65,8 +119,7 @@ class APIConnectionError(MoveUgcError):
     def __init__(
         self, message: str, *, operation_name: str | None = None, request_sent: bool = True
     ) -> None:
-        super().__init__(message)
-        self.operation_name = operation_name
+        super().__init__(message, operation_name=operation_name)
         self.request_sent = request_sent
         """False when the connection could not be made, so the request never left."""
 
@@ -75,23 +128,40 @@ class APITimeoutError(APIConnectionError):
     """No answer arrived in time."""
 
 
-class OutcomeUnknownError(APIConnectionError):
+class OutcomeUnknownError(APIError):
     """A mutation that creates something may have been applied; look it up before retrying.
+
+    What was seen is the error's `__cause__`: a connection that broke, a timeout, or an
+    answer such as a 500 that does not say whether the work was done (its `status` and
+    `request_id` are copied here).
 
     Args:
         message: what went wrong; the error's text is this followed by `lookup`.
         operation_name: the create mutation that was being sent, when known.
         lookup: what to look up to learn whether it was applied.
+        status: the HTTP status of the answer that left the outcome open, if any.
+        request_id: that answer's request id, if any.
     """
 
-    def __init__(self, message: str, *, operation_name: str | None = None, lookup: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation_name: str | None = None,
+        lookup: str,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(f"{message}; {lookup}", operation_name=operation_name)
+        self.status = status
+        self.request_id = request_id
         self.lookup = lookup
         """What to look up to learn whether the mutation was applied."""
 
 
-class APIError(MoveUgcError):
-    """The API answered with an error.
+class APIStatusError(APIError):
+    """The API answered with an error: an HTTP error status, or GraphQL `errors` (the
+    subclasses say which). `status` is always set.
 
     Args:
         message: what went wrong; the error's text adds the operation, status and request id.
@@ -101,6 +171,8 @@ class APIError(MoveUgcError):
         request_id: the request id the API gave the answer, when it did.
         operation_name: the GraphQL operation that was sent, when known.
     """
+
+    status: int
 
     def __init__(
         self,
@@ -112,37 +184,25 @@ class APIError(MoveUgcError):
         request_id: str | None = None,
         operation_name: str | None = None,
     ) -> None:
-        details = [f"status={status}"]
-        if operation_name:
-            details.insert(0, f"operation={operation_name}")
-        if request_id:
-            details.append(f"request_id={request_id}")
-        super().__init__(f"{message} ({', '.join(details)})")
-        self.status = status
-        self.errors = errors or []
-        self.data = data
-        self.request_id = request_id
-        self.operation_name = operation_name
-
-    @property
-    def error_type(self) -> str | None:
-        """The `errorType` of the first error, as AppSync names it."""
-        return self.errors[0].get("errorType") if self.errors else None
+        super().__init__(
+            message,
+            operation_name=operation_name,
+            status=status,
+            errors=errors,
+            data=data,
+            request_id=request_id,
+        )
 
 
-class APIStatusError(APIError):
-    """An HTTP error status that no more specific error describes."""
-
-
-class AuthenticationError(APIError):
+class AuthenticationError(APIStatusError):
     """The API key was missing or refused."""
 
 
-class RateLimitError(APIError):
+class RateLimitError(APIStatusError):
     """The API throttled the request.
 
     `retry_after` is how many seconds the server asked to wait (its `Retry-After`), None when
-    it did not say; `message` and the other keywords are those of `APIError`.
+    it did not say; `message` and the other keywords are those of `APIStatusError`.
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -150,12 +210,16 @@ class RateLimitError(APIError):
         self.retry_after = retry_after
 
 
-class GraphQLResponseError(APIError):
+class InternalServerError(APIStatusError):
+    """The API answered with a 5xx status: its own failure, not the request's."""
+
+
+class GraphQLResponseError(APIStatusError):
     """The API answered 200 with GraphQL errors; `data` keeps whatever partial data came back."""
 
 
 class NotFoundError(GraphQLResponseError):
-    """The resource does not exist (or belongs to another client)."""
+    """The API said the resource does not exist (or belongs to another client)."""
 
 
 class ValidationError(GraphQLResponseError):
@@ -164,6 +228,14 @@ class ValidationError(GraphQLResponseError):
 
 class BadRequestError(GraphQLResponseError):
     """The API refused the request on a business rule."""
+
+
+class UnexpectedResponseError(APIError):
+    """The API answered without an error, but not with what the SDK needs: not JSON,
+    neither data nor errors, data of another shape, a file record without its URL.
+
+    `status` and `request_id` are those of the answer when known.
+    """
 
 
 class StorageError(MoveUgcError):
@@ -200,7 +272,7 @@ class JobFailedError(MoveUgcError):
     """A job ended in FAILED (or CANCELLED).
 
     Args:
-        job_id: the job's id (a volume's, when `volumes.wait` raises it).
+        job_id: the job's id.
         state: the state it ended in, `FAILED` or `CANCELLED`.
         reason: why it failed, when the service said.
     """
@@ -211,6 +283,48 @@ class JobFailedError(MoveUgcError):
         self.job_id = job_id
         self.state = state
         self.reason = reason
+
+
+class VolumeFailedError(MoveUgcError):
+    """A human volume ended in FAILED.
+
+    Args:
+        volume_id: the volume's id.
+        state: the state it ended in.
+        reason: why it failed, when the service said.
+    """
+
+    def __init__(self, volume_id: str, state: str, reason: str | None = None) -> None:
+        text = f"volume {volume_id} ended {state}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+        self.volume_id = volume_id
+        self.state = state
+        self.reason = reason
+
+
+class JobNotFoundError(MoveUgcError, LookupError):
+    """A job being followed does not exist: the API left it out of its answer about the
+    jobs asked for (no error answer of its own, so no status or request id).
+
+    Args:
+        job_id: the job's id.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class VolumeNotFoundError(MoveUgcError, LookupError):
+    """A human volume being followed does not exist (the API left it out of its answer).
+
+    Args:
+        volume_id: the volume's id.
+    """
+
+    def __init__(self, volume_id: str) -> None:
+        super().__init__(f"volume {volume_id} not found")
+        self.volume_id = volume_id
 
 
 class WatchTimeoutError(MoveUgcError, TimeoutError):
@@ -242,7 +356,8 @@ class OutputsNotReadyError(WatchTimeoutError):
 
 
 class OutputMissingError(InvalidInputError):
-    """A job (`job_id`) does not have an output asked for; `missing` names them (`OutputType`
+    """A job (`job_id`) does not have an output asked for, as far as the SDK knows (what the
+    job was asked for, or what the ready job lists); `missing` names them (`OutputType`
     values) and `detail` says what the job has or was asked for."""
 
     def __init__(self, job_id: str, missing: Sequence[str], *, detail: str = "") -> None:

@@ -61,8 +61,8 @@ def sources(values: Sequence[SourceIn | dict[str, Any]], *, multicam: bool) -> l
     else:
         if len(videos) != 1:
             raise InvalidInputError(
-                f"a singlecam take needs exactly one video source (MP4, MOV or AVI), "
-                f"got {len(videos)}"
+                "a singlecam take needs exactly one video source "
+                f"({', '.join(sorted(f.value for f in VIDEO_FORMATS))}), got {len(videos)}"
             )
         moves = [s for s in parsed if s.format == SourceFormat.MOVE]
         if len(moves) > 1 or any(m.device_label != videos[0].device_label for m in moves):

@@ -30,6 +30,8 @@ from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AuthenticationError,
+    GraphQLResponseError,
     IntegrityError,
     OutcomeUnknownError,
     RateLimitError,
@@ -92,13 +94,13 @@ def is_ambiguous_api(exc: APIConnectionError | APIStatusError) -> bool:
 
     A broken connection, a timeout, a 500 or a gateway error may come after the work was
     done; a 429 or 503 (or a throttling answer) is the service refusing the request before
-    acting on it.
+    acting on it; GraphQL errors and a refused key are answers that say it was not done.
     """
     if isinstance(exc, APIConnectionError):
         return True
-    if isinstance(exc, RateLimitError) or exc.status in REFUSAL_STATUSES:
+    if isinstance(exc, RateLimitError | AuthenticationError | GraphQLResponseError):
         return False
-    return exc.status >= 500 or exc.status < 400
+    return exc.status >= 500 and exc.status not in REFUSAL_STATUSES
 
 
 def is_transient_storage(exc: BaseException) -> bool:

@@ -28,13 +28,15 @@ from ._exceptions import (
     BadRequestError,
     ClientClosedError,
     GraphQLResponseError,
+    InternalServerError,
     MoveUgcError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
+    UnexpectedResponseError,
     ValidationError,
 )
-from ._ratelimit import RateBudget
+from ._ratelimit import RequestBudget
 from ._redact import Secret, key_fingerprint, scrub
 from ._retry import Retrier, is_ambiguous_api, is_transient_api
 from ._schema.operations import Operation
@@ -197,11 +199,13 @@ def error_from_answer(
         return AuthenticationError(message, **common)
     if _says_throttled(status, errors, text):
         return RateLimitError(message, retry_after=_retry_after(headers), **common)
+    if status >= 500:
+        return InternalServerError(message, **common)
     if status >= 400:
         return APIStatusError(message, **common)
     if not errors:
         if not isinstance(payload, dict) or "data" not in payload:
-            return APIStatusError("the API answered without data or errors", **common)
+            return UnexpectedResponseError("the API answered without data or errors", **common)
         return None
     if "MoveNotFoundError" in types:
         return NotFoundError(message, **common)
@@ -226,7 +230,7 @@ class GraphQLTransport:
         api_key: Secret,
         timeout: Timeout,
         retrier: Retrier,
-        budget: RateBudget | None,
+        budget: RequestBudget | None,
         connection_limit: int = 100,
         closed: Callable[[], bool] = lambda: False,
         on_request: RequestHook | None = None,
@@ -236,12 +240,17 @@ class GraphQLTransport:
         self._wire = wire
         self._api_key = api_key
         self.timeout = timeout
+        # Given with each request, not to the session: clients of other timeouts can share
+        # one session (`AsyncMoveUgc.with_options`).
+        self._aiohttp_timeout = timeout.to_aiohttp()
         self.retrier = retrier
         self.budget = budget
-        self._connection_limit = connection_limit
+        self.connection_limit = connection_limit
         self._closed = False
         self._client_closed = closed
         self.sessions = LoopSessions(self._new_session, closed=self.is_closed)
+        self._owns_sessions = True
+        self._owns_wire = True
         self.requests_sent = 0
         self.on_request = on_request
 
@@ -257,17 +266,32 @@ class GraphQLTransport:
 
     def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connection_limit),
-            timeout=self.timeout.to_aiohttp(),
+            connector=aiohttp.TCPConnector(limit=self.connection_limit),
             headers={"User-Agent": USER_AGENT},
             raise_for_status=False,
             trust_env=False,
         )
 
+    @property
+    def wire(self) -> ApiTransport | None:
+        """What carries the requests instead of the aiohttp session, if anything."""
+        return self._wire
+
+    def share_sessions(self, other: GraphQLTransport) -> None:
+        """Send over `other`'s sessions (it owns and closes them) when they are made the
+        same way: the endpoint, key and timeout go with each request, the connection limit
+        with the session."""
+        if other.connection_limit == self.connection_limit:
+            self.sessions = other.sessions
+            self._owns_sessions = False
+        if self._wire is not None and self._wire is other.wire:
+            self._owns_wire = False
+
     async def aclose(self) -> None:
         self._closed = True
-        await self.sessions.aclose()
-        if self._wire is not None:
+        if self._owns_sessions:
+            await self.sessions.aclose()
+        if self._wire is not None and self._owns_wire:
             await self._wire.aclose()
 
     async def execute(
@@ -291,12 +315,14 @@ class GraphQLTransport:
             tries += 1
             try:
                 return await self._send_once(operation, body, tries, decode)
-            except (APIConnectionError, APIStatusError) as exc:
+            except (APIConnectionError, APIStatusError, UnexpectedResponseError) as exc:
                 if operation.creates and exc_may_be_applied(exc):
                     raise OutcomeUnknownError(
                         f"{operation.name} may or may not have been applied ({exc})",
                         operation_name=operation.name,
                         lookup=lookup_hint(operation.creates, variables or {}),
+                        status=exc.status,
+                        request_id=exc.request_id,
                     ) from exc
                 raise
 
@@ -414,7 +440,9 @@ class GraphQLTransport:
                 response_headers = CIMultiDict(answer.headers)
                 request_id = response_headers.get(REQUEST_ID_HEADER)
             else:
-                async with session.post(self.endpoint_url, data=body, headers=headers) as response:
+                async with session.post(
+                    self.endpoint_url, data=body, headers=headers, timeout=self._aiohttp_timeout
+                ) as response:
                     status = response.status
                     request_id = response.headers.get(REQUEST_ID_HEADER)
                     raw = await response.read()
@@ -446,7 +474,7 @@ class GraphQLTransport:
             payload = None
             text = raw[:2048].decode("utf-8", "replace")
             if status < 400:
-                raise APIStatusError(
+                raise UnexpectedResponseError(
                     "the API answered with something that is not JSON",
                     status=status,
                     request_id=request_id,
@@ -489,9 +517,12 @@ def encode_request(operation: Operation, variables: dict[str, Any] | None) -> by
     return ends[0] + middle + ends[1]
 
 
-def exc_may_be_applied(exc: APIConnectionError | APIStatusError) -> bool:
+def exc_may_be_applied(exc: APIConnectionError | APIStatusError | UnexpectedResponseError) -> bool:
     """A failure after which the server may have applied the request: not when the request
-    provably never left (the connection could not be made)."""
+    provably never left (the connection could not be made); always when an answer came that
+    could not be read."""
     if isinstance(exc, APIConnectionError) and not exc.request_sent:
         return False
+    if isinstance(exc, UnexpectedResponseError):
+        return True
     return is_ambiguous_api(exc)

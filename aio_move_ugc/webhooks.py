@@ -1,11 +1,15 @@
-"""Webhook deliveries: Standard Webhooks (Svix) verification and an aiohttp receiver of job events.
+"""Webhook deliveries: Standard Webhooks (Svix) verification and a receiver of job events, with
+adapters for aiohttp and ASGI apps.
 
 The service posts a delivery when a job starts, completes or fails, signed the Standard Webhooks
 way (`svix-id`, `svix-timestamp`, `svix-signature` headers; HMAC-SHA256 over
 `"{id}.{timestamp}.{body}"` with the `whsec_` secret). `verify()` checks one delivery;
 `parse_event()` turns a verified body into the same typed events `ugc.jobs.watch` yields
-(`source="webhook"`); `WebhookReceiver` does both behind an aiohttp route and hands the events
-to `async for event in receiver.events()`.
+(`source="webhook"`). `WebhookReceiver.accept(body, headers)` is the one core that verifies,
+drops repeats, parses and queues, and says what to answer; thin adapters put it behind an
+aiohttp route (`routes()`, `app()`, or its own server) or in an ASGI app (`asgi_app()`, no
+framework needed; `asgi_route()` for Starlette and FastAPI). The events come out of
+`async for event in receiver.events()`.
 
 ```python
 async with AsyncMoveUgc() as ugc, WebhookReceiver(host="0.0.0.0", port=8080) as receiver:
@@ -47,7 +51,8 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -70,7 +75,9 @@ __all__ = [
     "EVENT_PREFIXES",
     "EVENT_STARTED",
     "MAX_BODY_SIZE",
+    "ASGIApp",
     "WebhookReceiver",
+    "WebhookReply",
     "event_kind",
     "parse_event",
     "verify",
@@ -305,6 +312,98 @@ def parse_event(body: Mapping[str, Any], *, received_at: datetime | None = None)
     return JobStateChanged(**common, state=JobState.RUNNING)
 
 
+@dataclass(frozen=True)
+class WebhookReply:
+    """What to answer a delivery: `status` (204 accepted or repeated, 400 refused, 413 too
+    large, 503 not ready or busy), a short `text` and extra `headers` (`Retry-After`)."""
+
+    status: int
+    text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_CLOSED = WebhookReply(503, "receiver closed")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""An ASGI 3 application, spelled out so that no framework is imported."""
+
+
+class _ASGIWebhook:
+    """The ASGI adapter of a `WebhookReceiver`: read the request (no further than the size
+    cap), hand it to `accept`, write the reply."""
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        self.receiver = receiver
+
+    def __repr__(self) -> str:
+        return f"<ASGI app of {self.receiver!r}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # served on its own: nothing to start or stop
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        receiver = self.receiver
+        if scope.get("method") != "POST":
+            await _reply(send, WebhookReply(405, "POST only", {"Allow": "POST"}))
+            return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            # As aiohttp reads them: UTF-8, undecodable bytes kept (verify() needs the bytes).
+            name = raw_name.decode("latin-1").lower()
+            headers.setdefault(name, raw_value.decode("utf-8", "surrogateescape"))
+        if receiver.is_closed:
+            await _reply(send, _CLOSED)
+            return
+        try:
+            body = await _read_capped(receive, headers, receiver.max_body_size)
+        except _Disconnected:
+            return  # nobody to answer
+        reply = receiver.refuse_too_large() if body is None else receiver.accept(body, headers)
+        await _reply(send, reply)
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived."""
+
+
+async def _read_capped(receive: Receive, headers: Mapping[str, str], cap: int) -> bytes | None:
+    """The request body; None when it is (or announces to be) longer than `cap`."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(send: Send, reply: WebhookReply) -> None:
+    body = reply.text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8")] if body else []
+    headers += [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()
+    ]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class _RecentIds:
     """The last `size` delivery ids seen, oldest forgotten first."""
 
@@ -329,7 +428,8 @@ class WebhookReceiver:
     """Verifies deliveries, drops repeats and hands typed job events to `events()`.
 
     Serve it on its own (`async with WebhookReceiver(secret, port=8080) as receiver:`, then
-    `receiver.url`) or mount `receiver.routes()` in an aiohttp application of yours. Each
+    `receiver.url`), mount `receiver.routes()` in an aiohttp application of yours, or
+    `receiver.asgi_route()` (`asgi_app()`) in an ASGI one (FastAPI, Starlette). Each
     accepted delivery is answered 204 at once and its event queued (at most `queue_size`;
     when the consumer falls that far behind, deliveries get 503 and the sender retries later).
     Deliveries that fail verification get 400 (whatever failed: headers, signature, time or
@@ -400,13 +500,63 @@ class WebhookReceiver:
         return self._secret is not None
 
     @property
+    def is_closed(self) -> bool:
+        """True once `aclose()` was called: deliveries get 503, `events()` ends."""
+        return self._closed
+
+    @property
     def url(self) -> str:
         """Where the receiver's own server listens, e.g. `http://127.0.0.1:54321/webhooks/...`."""
         if self._url is None:
             raise RuntimeError("the receiver is not serving; use `async with WebhookReceiver()`")
         return self._url
 
-    # ------------------------------------------------------------ HTTP
+    # ------------------------------------------------------------ the core
+    def accept(self, body: bytes, headers: Mapping[str, str]) -> WebhookReply:
+        """Verify one delivery, drop a repeat, queue its event: the answer to send back.
+
+        `body` is the raw body as received (a body longer than `max_body_size` is refused
+        with 413: an adapter may stop reading one byte past the cap); `headers` its HTTP
+        headers, any case. Every adapter (aiohttp, ASGI) is this call around reading the
+        request and writing the reply; a framework of your own can use it the same way.
+        """
+        if self._closed:
+            return _CLOSED
+        if len(body) > self.max_body_size:
+            return self.refuse_too_large()
+        secret = self._secret
+        if secret is None:
+            self.rejected += 1
+            log.warning("webhook delivery refused: the receiver has no secret yet")
+            return WebhookReply(503, "receiver not configured")
+        try:
+            payload = verify(
+                body, headers, secret, tolerance=self.tolerance, max_size=self.max_body_size
+            )
+        except WebhookVerificationError as exc:
+            # 400 for every kind of failure, as Standard Webhooks senders expect: nothing tells
+            # a prober which part of its forgery was wrong.
+            self.rejected += 1
+            log.warning("webhook delivery rejected: %s", exc)
+            return WebhookReply(400, "webhook verification failed")
+        msg_id = _header(headers, "id")
+        assert msg_id is not None  # verify() checked it
+        if msg_id in self._seen:
+            self.duplicates += 1
+            log.debug("webhook delivery %s repeated; not delivered again", msg_id)
+            return WebhookReply(204)
+        event = parse_event(payload, received_at=datetime.now(UTC))
+        if event is not None:
+            if len(self._pending) >= self._queue_size:
+                log.warning("webhook queue full (%d); asking the sender to retry", self._queue_size)
+                return WebhookReply(503, "busy", {"Retry-After": "5"})
+            self._pending.append(event)
+            self._wakeup.set()
+            self.received += 1
+        self._seen.add(msg_id)
+        return WebhookReply(204)
+
+    # ------------------------------------------------------------ aiohttp
     def routes(self) -> list[web.RouteDef]:
         """The POST route, to add to an aiohttp application: `app.add_routes(r.routes())`."""
         return [web.post(self.path, self._handle)]
@@ -416,6 +566,12 @@ class WebhookReceiver:
         application = web.Application(client_max_size=self.max_body_size)
         application.add_routes(self.routes())
         return application
+
+    def refuse_too_large(self) -> WebhookReply:
+        """Count and answer a delivery whose body an adapter found over `max_body_size`
+        (without reading all of it)."""
+        self.rejected += 1
+        return WebhookReply(413, "body too large")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """The body, or None when it is (or announces to be) over the size cap."""
@@ -432,46 +588,32 @@ class WebhookReceiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         if self._closed:
-            return web.Response(status=503, text="receiver closed")
-        body = await self._read_body(request)
-        if body is None:
-            self.rejected += 1
-            return web.Response(status=413, text="body too large")
-        secret = self._secret
-        if secret is None:
-            self.rejected += 1
-            log.warning("webhook delivery refused: the receiver has no secret yet")
-            return web.Response(status=503, text="receiver not configured")
-        try:
-            payload = verify(
-                body,
-                request.headers,
-                secret,
-                tolerance=self.tolerance,
-                max_size=self.max_body_size,
-            )
-        except WebhookVerificationError as exc:
-            # 400 for every kind of failure, as Standard Webhooks senders expect: nothing tells
-            # a prober which part of its forgery was wrong.
-            self.rejected += 1
-            log.warning("webhook delivery rejected: %s", exc)
-            return web.Response(status=400, text="webhook verification failed")
-        msg_id = _header(request.headers, "id")
-        assert msg_id is not None  # verify() checked it
-        if msg_id in self._seen:
-            self.duplicates += 1
-            log.debug("webhook delivery %s repeated; not delivered again", msg_id)
+            reply = _CLOSED
+        else:
+            body = await self._read_body(request)
+            reply = self.refuse_too_large() if body is None else self.accept(body, request.headers)
+        if reply.status == 204:
             return web.Response(status=204)
-        event = parse_event(payload, received_at=datetime.now(UTC))
-        if event is not None:
-            if len(self._pending) >= self._queue_size:
-                log.warning("webhook queue full (%d); asking the sender to retry", self._queue_size)
-                return web.Response(status=503, text="busy", headers={"Retry-After": "5"})
-            self._pending.append(event)
-            self._wakeup.set()
-            self.received += 1
-        self._seen.add(msg_id)
-        return web.Response(status=204)
+        return web.Response(status=reply.status, text=reply.text, headers=reply.headers)
+
+    # ------------------------------------------------------------ ASGI
+    def asgi_app(self) -> ASGIApp:
+        """The receiver as a plain ASGI application: POSTs are deliveries (whatever the path:
+        the host framework routes), other methods get 405. No framework is needed.
+
+        ```python
+        app.add_route(receiver.path, receiver.asgi_app(), methods=["POST"])  # Starlette
+        ```
+        """
+        return _ASGIWebhook(self)
+
+    def asgi_route(self) -> Any:
+        """A Starlette `Route` of `path` to `asgi_app()`, for Starlette and FastAPI apps:
+        `app.router.routes.append(receiver.asgi_route())`. Needs Starlette (the `asgi` extra),
+        imported only here."""
+        from starlette.routing import Route
+
+        return Route(self.path, self.asgi_app(), methods=["POST"])
 
     # ------------------------------------------------------------ consuming
     async def events(self) -> AsyncIterator[JobEvent]:

@@ -86,7 +86,7 @@ async def test_each_retry_is_one_event_with_its_try_number(emulator: Emulator) -
         with pytest.raises(APIStatusError):
             await ugc.rigs.list()
     assert [e.attempt for e in events] == [1, 2, 3]
-    assert {(e.status, e.error) for e in events} == {(500, "APIStatusError")}
+    assert {(e.status, e.error) for e in events} == {(500, "InternalServerError")}
     assert all(e.request_id for e in events)
 
 
@@ -133,12 +133,12 @@ async def test_every_request_is_logged_without_the_key(
     assert lines[0].startswith("ListRigs try 1 -> 503 in ")
     assert lines[1].startswith("ListRigs try 2 -> 503 in ")
     assert "(request id " in lines[0]
-    assert "APIStatusError" in lines[0]
+    assert "InternalServerError" in lines[0]
     assert lines[2].startswith("ListRigs try 1 -> 200 in ")
     assert lines[2].endswith(")")
     retried = [r.getMessage() for r in caplog.records if r.name == "aio_move_ugc.retry"]
     assert retried
-    assert retried[0].startswith("retrying ListRigs after APIStatusError")
+    assert retried[0].startswith("retrying ListRigs after InternalServerError")
     assert emulator.api_key not in caplog.text
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 
 from .. import _validation as check
-from .._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError, UnexpectedResponseError
 from ..transfers.config import Progress
 from ..transfers.download import check_destination, download_url
 from ..transfers.naming import file_filename
@@ -34,8 +34,9 @@ class Files(Resource):
         """Create a file record; its `presigned_url` is where to PUT the bytes (see `upload`).
 
         Args:
-            file_type: the file's type (extension): `mp4`, `mov`, `avi` or `move`, in any case,
-                with or without a leading dot.
+            file_type: the file's type, as its extension (`mp4`, say): letters and digits
+                in any case, with or without a leading dot; the service decides which
+                types it takes.
             name: a name for the record.
             metadata: any JSON-serialisable value, kept with the record.
             expand: related objects to include in the answer; a file accepts `["client"]`.
@@ -44,8 +45,8 @@ class Files(Resource):
             The new record, its `presigned_url` a presigned PUT URL.
 
         Raises:
-            InvalidInputError: an unsupported type, or a bad name, metadata or expand word
-                (nothing was sent).
+            InvalidInputError: a type that is not an extension, or a bad name, metadata or
+                expand word (nothing was sent).
         """
         variables = {
             "type": check.file_type(file_type),
@@ -242,5 +243,5 @@ class Files(Resource):
 
 def _url_of(record: File) -> str:
     if not record.presigned_url:
-        raise InvalidInputError(f"file {record.id} has no presigned URL (yet)")
+        raise UnexpectedResponseError(f"the API gave file {record.id} without a presigned URL")
     return record.presigned_url

@@ -334,7 +334,7 @@ class Jobs(Resource):
 
         Raises `JobFailedError` when it fails (unless `raise_on_failure=False`),
         `WatchTimeoutError` after `timeout` seconds (`OutputsNotReadyError`, naming them,
-        when only outputs were missing) and `NotFoundError` for an unknown job.
+        when only outputs were missing) and `JobNotFoundError` for an unknown job.
         """
         policy = PollPolicy.of(interval, max_interval)
         check_timeout(timeout)

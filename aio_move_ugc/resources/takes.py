@@ -27,8 +27,9 @@ class Takes(Resource):
         """A take from one video source (plus an optional MOVE source of the same device).
 
         Args:
-            sources: exactly one video source (MP4, MOV or AVI), plus at most one MOVE source
-                with the video's `device_label`; `SourceIn` models or dicts of their fields.
+            sources: exactly one video source (a `SourceFormat` other than MOVE), plus at
+                most one MOVE source with the video's `device_label`; `SourceIn` models or
+                dicts of their fields.
             name: a name for the take.
             metadata: any JSON-serialisable value, kept with the take.
             expand: related objects to include in the answer: `client`, `sources`, `volume`.
@@ -147,7 +148,7 @@ class Takes(Resource):
         Nothing is sent until the pager is awaited or iterated.
 
         Args:
-            limit: items per page, 1 to 100 (default: the API's page size).
+            limit: items per page (at least 1; the service decides its own ceiling).
             next_token: the `next_token` of a page already read, to continue after it.
             sort_by: order by creation time, `DESC` (newest first) or `ASC`, in any case.
             expand: related objects to include in each take: `client`, `sources`, `volume`.

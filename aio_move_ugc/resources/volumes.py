@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _inputs as inputs
 from .. import _validation as check
-from .._exceptions import JobFailedError
+from .._exceptions import VolumeFailedError
 from ..pagination import AsyncPager
 from ..types._enums import AreaType, JobState, SortDirection
 from ..types._models import ClipWindow, HumanVolume, SourceIn, SyncMethodIn
@@ -98,7 +98,7 @@ class Volumes(Resource):
         Nothing is sent until the pager is awaited or iterated.
 
         Args:
-            limit: items per page, 1 to 100 (default: the API's page size).
+            limit: items per page (at least 1; the service decides its own ceiling).
             next_token: the `next_token` of a page already read, to continue after it.
             sort_by: order by creation time, `DESC` (newest first) or `ASC`, in any case.
             expand: related objects to include in each volume: `client`, `sources`,
@@ -128,11 +128,11 @@ class Volumes(Resource):
         """The volume `volume_id` once FINISHED.
 
         Polls as `jobs.wait` does (`interval` seconds at first, default 5, growing towards
-        `max_interval`, default 60). Raises `JobFailedError` if it fails (or is cancelled),
-        `WatchTimeoutError` after `timeout` seconds, `NotFoundError` when there is no such
-        volume, `InvalidInputError` for a malformed id or bad intervals, and the API's error
-        when the volume cannot be read (`max_failures` looks in a row, or at once when the
-        error is not transient).
+        `max_interval`, default 60). Raises `VolumeFailedError` if it fails (or is cancelled),
+        `WatchTimeoutError` after `timeout` seconds, `VolumeNotFoundError` when there is no
+        such volume, `InvalidInputError` for a malformed id or bad intervals, and the API's
+        error when the volume cannot be read (`max_failures` looks in a row, or at once when
+        the error is not transient).
         """
         ids = [check.identifier(volume_id, "volume")]
         policy = PollPolicy.of(interval, max_interval)
@@ -140,6 +140,6 @@ class Volumes(Resource):
         async for event in watch_volumes(self._ctx, ids, policy=policy, timeout=timeout):
             last = event.volume
             if known_state(event.state) in (JobState.FAILED, JobState.CANCELLED):
-                raise JobFailedError(volume_id, str(event.state))
+                raise VolumeFailedError(volume_id, str(event.state))
         assert last is not None
         return last

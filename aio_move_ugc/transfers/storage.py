@@ -100,6 +100,7 @@ class StorageWire:
         self.config = config
         self._closed = closed
         self.sessions = LoopSessions(self._new_session, closed=closed)
+        self._owns_sessions = True
 
     def _new_session(self) -> aiohttp.ClientSession:
         config = self.config
@@ -114,8 +115,17 @@ class StorageWire:
             skip_auto_headers=("Content-Type",),
         )
 
+    def share_sessions(self, other: StorageWire) -> None:
+        """Send over `other`'s sessions (it owns and closes them) when its settings make
+        sessions the same way as ours."""
+        shape = ("connection_limit", "connect_timeout", "stall_timeout", "read_bufsize")
+        if all(getattr(self.config, f) == getattr(other.config, f) for f in shape):
+            self.sessions = other.sessions
+            self._owns_sessions = False
+
     async def aclose(self) -> None:
-        await self.sessions.aclose()
+        if self._owns_sessions:
+            await self.sessions.aclose()
 
     def mapped(self, exc: BaseException, what: str) -> MoveUgcError:
         """The error a wire failure stands for (no chain back to `exc`: it may hold the URL)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
 
-from .._exceptions import IntegrityError, InvalidInputError
+from .._exceptions import IntegrityError, InvalidInputError, UnexpectedResponseError
 from .._retry import create_with_lookup, is_transient_storage, with_fresh_urls
 from .config import Progress
 from .meter import TransferMeter
@@ -297,7 +297,7 @@ async def upload_new_file(
         # as the client's retry policy allows any request to be tried.
         record = await create_with_lookup(create, None, attempts=ctx.retry.max_retries + 1)
         if not record.presigned_url:
-            raise InvalidInputError(f"file {record.id} came without an upload URL")
+            raise UnexpectedResponseError(f"the API created file {record.id} without an upload URL")
         if on_record is not None:
             await on_record(record)
         return record

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aio_move_ugc import APIStatusError
+from aio_move_ugc import UnexpectedResponseError
 from aio_move_ugc._answers import decoder, parse
 from aio_move_ugc.types._models import File, Job, Take
 
@@ -115,5 +115,5 @@ def test_what_is_not_a_clean_answer_is_left_to_the_general_path(raw: bytes) -> N
 def test_the_general_path_still_explains_a_shape_the_sdk_cannot_read() -> None:
     raw = b'{"data": {"getJob": {"id": "job-1", "created": "yesterday"}}}'
     assert decoder(Job, "getJob")(raw) is None
-    with pytest.raises(APIStatusError, match="cannot read"):
+    with pytest.raises(UnexpectedResponseError, match="cannot read"):
         parse(Job, json.loads(raw)["data"]["getJob"], "GetJob")

@@ -29,6 +29,7 @@ from aio_move_ugc import (
     RateLimitError,
     RetryPolicy,
     Timeout,
+    UnexpectedResponseError,
 )
 from aio_move_ugc._schema.operations import job_batch
 from aio_move_ugc.emulator import Emulator, RouteFaults
@@ -262,26 +263,29 @@ async def test_cancellation_passes_through(emu: Emulator, ugc: AsyncMoveUgc) -> 
 
 async def test_budget_makes_the_fourth_request_wait(emu: Emulator, make_client: MakeClient) -> None:
     budget = RateBudget(3, window=0.5)
-    ugc = make_client(rate_limit=budget)
+    clock = EmulatorClock(emu)
+    ugc = make_client(rate_limit=budget, clock=clock)
     assert ugc.rate_budget is budget
-    started = time.monotonic()
     for _ in range(3):
         await ugc.rigs.list()
-    assert time.monotonic() - started < 0.4
+    assert clock.slept == []
     assert budget.remaining == 0
     await ugc.rigs.list()
-    assert time.monotonic() - started >= 0.4
+    # The wait is on the client's clock: the emulator's time moves, nobody waits for it.
+    assert len(clock.slept) == 1
+    assert 0 < clock.slept[0] <= 0.5
     assert emu.stats.graphql_requests == 4
 
 
 async def test_budget_shared_by_two_clients(emu: Emulator, make_client: MakeClient) -> None:
     budget = RateBudget(2, window=0.4)
-    first, second = make_client(rate_limit=budget), make_client(rate_limit=budget)
-    started = time.monotonic()
+    clock = EmulatorClock(emu)
+    first, second = make_client(rate_limit=budget, clock=clock), make_client(rate_limit=budget)
     await first.rigs.list()
     await second.rigs.list()
+    assert clock.slept == []
     await second.rigs.list()
-    assert time.monotonic() - started >= 0.3
+    assert len(clock.slept) == 1, "the second client waited for the first one's request"
     assert emu.stats.graphql_requests == 3
 
 
@@ -411,8 +415,8 @@ async def test_throttling_said_in_the_body_is_retried(
 @pytest.mark.parametrize(
     ("status", "body", "error", "text"),
     [
-        (200, b"<html>not json</html>", APIStatusError, "not JSON"),
-        (200, {}, APIStatusError, "without data or errors"),
+        (200, b"<html>not json</html>", UnexpectedResponseError, "not JSON"),
+        (200, {}, UnexpectedResponseError, "without data or errors"),
         (
             400,
             {"errors": [{"errorType": "MalformedHttpRequestException", "message": "bad"}]},

@@ -15,7 +15,6 @@ from aiohttp import web
 
 from aio_move_ugc import (
     APIConnectionError,
-    APIStatusError,
     AsyncMoveUgc,
     ConfigurationError,
     IntegrityError,
@@ -23,6 +22,7 @@ from aio_move_ugc import (
     OutputType,
     SourceIn,
     StorageError,
+    UnexpectedResponseError,
 )
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.transfers import TransferConfig, output_filename
@@ -174,7 +174,7 @@ async def test_non_json_answer_is_a_typed_error(hostile: Any) -> None:
 
     routes["/graphql"] = garbage
     async with _ugc(f"{base}/graphql") as ugc:
-        with pytest.raises(APIStatusError, match="not JSON"):
+        with pytest.raises(UnexpectedResponseError, match="not JSON"):
             await ugc.jobs.retrieve("job-1")
 
 
