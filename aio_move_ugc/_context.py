@@ -19,6 +19,7 @@ from ._ratelimit import RateBudget
 from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
+from ._sessions import Closer, ClosingClock
 from ._transport import GraphQLTransport, Timeout
 from .observability import RequestHook, TransferHook
 from .transfers.config import TransferConfig
@@ -42,7 +43,10 @@ class ClientContext:
         on_request: RequestHook | None = None,
         on_transfer: TransferHook | None = None,
     ) -> None:
-        self.clock = clock
+        self.closer = Closer()
+        # Every wait of the SDK (back-off, polling pace) sleeps on this clock: aclose() wakes
+        # them all with ClientClosedError instead of letting them sleep on.
+        self.clock = ClosingClock(clock, self.closer)
         self.on_transfer = on_transfer
         """Called with a `TransferEvent` as each file transfer ends (see `transfers.meter`)."""
         self.retry = retry
@@ -52,14 +56,15 @@ class ClientContext:
             endpoint_url=endpoint_url,
             api_key=api_key,
             timeout=timeout,
-            retrier=Retrier(retry, sleep=clock.sleep),
+            retrier=Retrier(retry, sleep=self.clock.sleep),
             budget=rate_budget,
             connection_limit=connection_limit,
             closed=self.is_closed,
             on_request=on_request,
+            closer=self.closer,
         )
         self.storage = StorageWire(transfer_config, closed=self.is_closed)
-        self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)
+        self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=self.clock.sleep)
         self._slots: dict[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = {}
         self._closed = False
 
@@ -73,6 +78,7 @@ class ClientContext:
 
     async def aclose(self) -> None:
         self._closed = True
+        self.closer.close()
         await self.transport.aclose()
         await self.storage.aclose()
 

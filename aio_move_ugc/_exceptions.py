@@ -15,11 +15,13 @@
     │   └── GraphQLResponseError     HTTP 200 with GraphQL `errors`
     │       ├── NotFoundError        MoveNotFoundError
     │       ├── ValidationError      the document or variables were rejected
-    │       └── BadRequestError      a business rule was violated (e.g. video not uploaded)
+    │       ├── BadRequestError      a business rule was violated (e.g. video not uploaded)
+    │       └── BackendError         a data source behind the API failed (Lambda:Unhandled...)
     ├── StorageError                 a presigned-URL transfer failed (status, S3 error code)
     │   ├── StorageConnectionError   no answer from storage: refused, reset, cut, timed out
     │   ├── URLExpiredError          the presigned URL has expired
     │   └── IntegrityError           bytes on the wire do not match the promised size or ETag
+    ├── DiskError                    the local disk refused a write (also an OSError)
     ├── JobFailedError               a watched job ended FAILED
     ├── WatchTimeoutError            a job or its outputs did not get ready in time
     │   └── OutputsNotReadyError     the job finished; these requested outputs had no URL yet
@@ -131,7 +133,10 @@ class APIError(MoveUgcError):
 
 
 class APIStatusError(APIError):
-    """An HTTP error status that no more specific error describes."""
+    """An HTTP error status that no more specific error describes; `retry_after` is the wait
+    the server asked for (its `Retry-After`), None when it did not say."""
+
+    retry_after: float | None = None
 
 
 class AuthenticationError(APIError):
@@ -166,6 +171,17 @@ class BadRequestError(GraphQLResponseError):
     """The API refused the request on a business rule."""
 
 
+class BackendError(GraphQLResponseError):
+    """A data source behind the API failed (a Lambda resolver's unhandled error, DynamoDB's
+    internal error): a transient fault, tried again like a 5xx; a create may have been applied
+    in part, so it is looked up before it is tried again."""
+
+
+class DiskError(MoveUgcError, OSError):
+    """The local file system refused a write (full, read-only, gone); `errno` says why. A
+    download keeps what it had written, and resumes from there once space is made."""
+
+
 class StorageError(MoveUgcError):
     """A transfer to or from storage failed.
 
@@ -173,7 +189,12 @@ class StorageError(MoveUgcError):
         message: what went wrong (never a presigned URL's signature).
         status: the storage's HTTP status, None when no answer came.
         code: the storage's error code (e.g. `AccessDenied`, `SlowDown`), when it gave one.
+
+    `retry_after` is the wait the storage asked for (its `Retry-After`), None when it did not
+    say.
     """
+
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         details = [f"status={status}"] if status else []

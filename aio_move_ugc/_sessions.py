@@ -1,4 +1,5 @@
-"""aiohttp sessions that belong to the event loop they were made in.
+"""aiohttp sessions that belong to the event loop they were made in, and the waits that a
+client's `aclose()` wakes.
 
 A client may outlive a loop (made at module level, used in one `asyncio.run` after another):
 each loop gets a session of its own, and each session is closed inside its own loop — by
@@ -9,10 +10,13 @@ and a small keeper generator closes the session on its way out).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
+import anyio
 
+from ._clock import Clock
 from ._exceptions import ClientClosedError
 
 
@@ -72,3 +76,54 @@ class LoopSessions:
         keeper = self._keepers.pop(loop, None)
         if keeper is not None:
             await keeper.aclose()
+
+
+class Closer:
+    """Wakes every wait of one client when it closes: back-offs, pacing and rate-budget waits
+    run under `guard()`, and `close()` ends each with `ClientClosedError`, in whatever event
+    loop it sleeps (a sleeper of another loop is woken through that loop)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._waiting: dict[anyio.CancelScope, asyncio.AbstractEventLoop] = {}
+
+    @asynccontextmanager
+    async def guard(self, what: str) -> AsyncIterator[None]:
+        """Run the body as a wait that `close()` ends with `ClientClosedError`."""
+        if self.closed:
+            raise ClientClosedError(f"the client was closed while {what}")
+        with anyio.CancelScope() as scope:
+            self._waiting[scope] = asyncio.get_running_loop()
+            try:
+                yield
+            finally:
+                self._waiting.pop(scope, None)
+        if scope.cancelled_caught and self.closed:
+            raise ClientClosedError(f"the client was closed while {what}")
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for scope, loop in list(self._waiting.items()):
+            if loop is here:
+                scope.cancel()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(scope.cancel)
+
+
+class ClosingClock:
+    """A clock whose sleeps end with `ClientClosedError` when its client closes."""
+
+    def __init__(self, clock: Clock, closer: Closer) -> None:
+        self.inner = clock
+        self._closer = closer
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    async def sleep(self, seconds: float) -> None:
+        async with self._closer.guard("waiting"):
+            await self.inner.sleep(seconds)

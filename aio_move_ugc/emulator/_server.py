@@ -34,6 +34,7 @@ from .._schema import load_schema
 from ._api import Api, AppSyncError
 from ._config import EmulatorConfig, RouteFaults, Variants
 from ._faults import Clock, Fault, FaultInjector
+from ._hostile import Hostile
 from ._state import ClientRecord, IdFactory, State
 from ._stats import Stats
 from ._storage import Storage
@@ -53,16 +54,28 @@ GATEWAY_THROTTLED = {"message": "Rate exceeded"}
 """What an AWS gateway in front of a service answers when it sheds load (no GraphQL errors)."""
 
 
-def throttled_answer(variants: Variants, retry_after: int) -> tuple[int, Any, dict[str, str]]:
-    """Status, body and headers of a throttled request, as `variants.throttling` plays it."""
-    error = {"errorType": variants.throttle_type, "message": THROTTLED_MESSAGE}
+def throttled_answer(
+    variants: Variants,
+    retry_after: int,
+    *,
+    hostile: Hostile | None = None,
+    message: str = THROTTLED_MESSAGE,
+) -> tuple[int, Any, dict[str, str]]:
+    """Status, body and headers of a throttled request, as `variants.throttling` plays it
+    (Retry-After in the form `hostile` draws, seconds without it)."""
+    error = {"errorType": variants.throttle_type, "message": message}
     if variants.throttling == "appsync200":
         return 200, {"data": None, "errors": [error]}, {}
     if variants.throttling == "http400":
         return 400, {"errors": [error]}, {}
+    after = (
+        hostile.retry_after(retry_after)
+        if hostile is not None
+        else {"Retry-After": str(retry_after)}
+    )
     if variants.throttling == "gateway503":
-        return 503, GATEWAY_THROTTLED, {"Retry-After": str(retry_after)}
-    return 429, {"errors": [error]}, {"Retry-After": str(retry_after)}
+        return 503, GATEWAY_THROTTLED, after
+    return 429, {"errors": [error]}, after
 
 
 def _json_response(
@@ -201,6 +214,7 @@ class Emulator:
         self.clock = Clock()
         self.stats = Stats()
         self.faults = FaultInjector(self.config.seed, self.config.faults)
+        self.hostile = Hostile(self.config.hostility, self.config.seed, self.clock)
         self._rng = random.Random(self.config.seed)
         self.ids = IdFactory(random.Random(self.config.seed + 1))
         self.state = State(
@@ -254,6 +268,7 @@ class Emulator:
             stats=self.stats,
             faults=self.faults,
             max_object_size=self.config.max_object_size,
+            hostile=self.hostile,
         )
         self.api = Api(
             state=self.state,
@@ -372,25 +387,40 @@ class Emulator:
                 {"errors": [{"errorType": "BadRequestException", "message": "Use POST."}]},
                 headers,
             )
+        hostile = self.hostile
+        sent_key = request.headers.get("Authorization")
         fault = self.faults.draw("graphql")
         if fault is not None:
             if fault.latency:
                 await asyncio.sleep(fault.latency)
             if fault.kind == "429":
                 self.stats.faults["graphql 429"] += 1
-                status, answer, extra = throttled_answer(self.config.variants, 1)
+                status, answer, extra = throttled_answer(
+                    self.config.variants,
+                    int(hostile.config.retry_after_seconds + 0.999),
+                    hostile=hostile,
+                    message=hostile.echo(THROTTLED_MESSAGE, key=sent_key),
+                )
                 return _json_response(status, answer, headers | extra)
             if fault.kind in FAULT_BODIES:
                 self.stats.faults[f"graphql {fault.kind}"] += 1
                 status, body = FAULT_BODIES[fault.kind]
-                return _json_response(status, {"errors": [body]}, headers)
-        if request.headers.get("Authorization") != self.config.api_key:
-            return _json_response(401, {"errors": [UNAUTHORIZED]}, headers)
+                body = body | {"message": hostile.echo(body["message"], key=sent_key)}
+                return _json_response(status, {"errors": [body]}, headers | hostile.retry_after())
+        if sent_key != self.config.api_key:
+            error = UNAUTHORIZED | {"message": hostile.echo(UNAUTHORIZED["message"], key=sent_key)}
+            return _json_response(401, {"errors": [error]}, headers)
         wait = self._over_budget()
         if wait is not None:
             self.stats.faults["graphql budget"] += 1
-            status, answer, extra = throttled_answer(self.config.variants, int(wait + 0.999))
+            status, answer, extra = throttled_answer(
+                self.config.variants, int(wait + 0.999), hostile=hostile
+            )
             return _json_response(status, answer, headers | extra)
+        backend = hostile.backend_error(sent_key)
+        if backend is not None:
+            self.stats.faults["graphql backend"] += 1
+            return _json_response(200, backend, headers)
         try:
             raw = await request.read()
             self.stats.bytes_in += len(raw)
@@ -410,6 +440,9 @@ class Emulator:
                 headers,
             )
         payload = await self._run(body["query"], variables, operation_name)
+        if not body["query"].lstrip().startswith("mutation"):
+            payload = hostile.pages(payload, variables)
+            payload = hostile.partial(payload, sent_key)
         data = json.dumps(payload).encode()
         self.stats.bytes_out += len(data)
         if fault is not None and fault.kind == "reset":
