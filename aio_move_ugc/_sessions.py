@@ -10,6 +10,7 @@ and a small keeper generator closes the session on its way out).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,32 @@ async def _keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
             await session.close()
 
 
+def _shut(session: aiohttp.ClientSession) -> None:
+    """Close a session's connections at once, in its loop, without awaiting anything."""
+    connector = session.connector
+    session.detach()  # the session counts as closed: aiohttp logs nothing when it goes
+    if connector is not None and not connector.closed:
+        # The synchronous part of close(): every connection's transport is closed now;
+        # nobody is left to await the rest.
+        connector._close(abort_ssl=True)
+
+
+def _drop(sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession]) -> None:
+    """What a client dropped without `aclose()` leaves: its sessions shut quietly (aiohttp would
+    log "Unclosed client session" at ERROR), each in its own loop."""
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for loop, session in list(sessions.items()):
+        if session.closed:
+            continue
+        if loop is running or loop.is_closed():
+            _shut(session)
+        else:
+            loop.call_soon_threadsafe(_shut, session)
+
+
 class LoopSessions:
     """One session per running event loop, made by `factory` on first use in that loop."""
 
@@ -38,6 +65,8 @@ class LoopSessions:
         self._closed = closed
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._keepers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+        # Runs when the owner is collected without aclose(); holds the dict, not the owner.
+        weakref.finalize(self, _drop, self._sessions)
 
     def current(self) -> aiohttp.ClientSession | None:
         """The running loop's session, if one was made (for tests and diagnostics)."""

@@ -1,4 +1,4 @@
-"""Streamed uploads to presigned PUT URLs: exact length, no Content-Type, MD5 checked against ETag.
+"""Streamed uploads to presigned PUT URLs: exact length, no Content-Type, MD5 ETags checked.
 
 The API hands out one presigned PUT per file record, so a file goes up in one request. The
 body is read (and hashed) in a worker thread one chunk ahead of the socket; a URL that expires
