@@ -1,6 +1,8 @@
-"""Sessions: tests, lint, typecheck, docs (the site, into build/site/; `-- serve` to preview), bench
-(quick mode with BENCH_QUICK=1 or `-- --quick`), stress (timing-sensitive tests 20 times under
-load), soak (the simulated hostile world over thousands of seeds)."""
+"""Sessions: tests (the fast tier, as the README runs it), slow (the slow tier: fresh installs,
+Temporal, GiB transfers, docs build, benchmark smoke), lint, typecheck, docs (the site, into
+build/site/; `-- serve` to preview), bench (quick mode with BENCH_QUICK=1 or `-- --quick`), stress
+(timing-sensitive tests 20 times under load), soak (the hostile world over thousands of
+seeds)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,24 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 
 
+FAST_TIER = ["-q", "-p", "no:cacheprovider", "-n", "4", "--dist", "loadfile"]
+"""The README's test command: every test not marked slow, in four worker processes, each test
+file kept in one worker (a module's fixtures are set up once)."""
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
+    """The fast tier: what the README's test command runs."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", *FAST_TIER, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """The slow tier: the tests marked slow (fresh installs, Temporal dev servers and their
+    kill scenarios, GiB round trips, the docs build, the quick benchmarks)."""
+    session.install("-e", ".[test,formats]")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -56,7 +72,7 @@ def stress(session: nox.Session) -> None:
     try:
         for run in range(1, runs + 1):
             session.log(f"run {run} of {runs}, one core kept busy")
-            session.run("pytest", "-q", "-p", "no:cacheprovider", *STRESSED)
+            session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "", *STRESSED)
     finally:
         burner.kill()
         burner.wait()

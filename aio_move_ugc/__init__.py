@@ -58,7 +58,7 @@ from ._exceptions import (
 from ._lazy import lazy_exports
 from ._ratelimit import RateBudget
 from ._retry import RetryPolicy
-from ._transport import Timeout
+from ._transport import ApiTransport, RawAnswer, Timeout
 from .transfers.config import TransferConfig
 from .types import (
     AreaType,
@@ -156,6 +156,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AdditionalFile",
+    "ApiTransport",
     "AreaType",
     "AsyncMoveUgc",
     "AsyncPager",
@@ -198,6 +199,7 @@ __all__ = [
     "PollPolicy",
     "RateBudget",
     "RateLimitError",
+    "RawAnswer",
     "RetryPolicy",
     "Rig",
     "ShareCode",

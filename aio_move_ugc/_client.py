@@ -15,7 +15,7 @@ from ._exceptions import ConfigurationError
 from ._ratelimit import RateBudget
 from ._redact import Secret
 from ._retry import RetryPolicy
-from ._transport import Timeout
+from ._transport import ApiTransport, Timeout
 from .observability import RequestHook, TransferHook, log_from_env
 from .transfers.config import TransferConfig
 
@@ -96,6 +96,9 @@ class AsyncMoveUgc:
             storage requests, retries, URL refreshes, last HTTP status, error class;
             `aio_move_ugc.otel.transfer_span_hook()` makes spans of them. An exception it
             raises is logged and otherwise ignored.
+        transport: what carries the GraphQL requests instead of the client's own aiohttp
+            session, e.g. `aio_move_ugc.testing.InProcessTransport(emulator)` for tests where
+            the wire is not the point (retries, budget and error mapping work as ever).
 
     `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request and
     every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
@@ -123,6 +126,7 @@ class AsyncMoveUgc:
         clock: Clock | None = None,
         on_request: RequestHook | None = None,
         on_transfer: TransferHook | None = None,
+        transport: ApiTransport | None = None,
     ) -> None:
         try:
             log_from_env()
@@ -132,6 +136,8 @@ class AsyncMoveUgc:
             raise ConfigurationError("on_request must be a callable taking a RequestEvent")
         if on_transfer is not None and not callable(on_transfer):
             raise ConfigurationError("on_transfer must be a callable taking a TransferEvent")
+        if transport is not None and not isinstance(transport, ApiTransport):
+            raise ConfigurationError("transport must be an ApiTransport (async post and aclose)")
         key = check.api_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
         url = check.endpoint_url(
             endpoint_url
@@ -156,6 +162,7 @@ class AsyncMoveUgc:
             clock=clock or LoopClock(),
             on_request=on_request,
             on_transfer=on_transfer,
+            wire=transport,
         )
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ from ._redact import Secret
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
 from ._sessions import Closer, ClosingClock
-from ._transport import GraphQLTransport, Timeout
+from ._transport import ApiTransport, GraphQLTransport, Timeout
 from .observability import RequestHook, TransferHook
 from .transfers.config import TransferConfig
 from .transfers.storage import StorageWire
@@ -42,6 +42,7 @@ class ClientContext:
         clock: Clock,
         on_request: RequestHook | None = None,
         on_transfer: TransferHook | None = None,
+        wire: ApiTransport | None = None,
     ) -> None:
         self.closer = Closer()
         # Every wait of the SDK (back-off, polling pace) sleeps on this clock: aclose() wakes
@@ -62,6 +63,7 @@ class ClientContext:
             closed=self.is_closed,
             on_request=on_request,
             closer=self.closer,
+            wire=wire,
         )
         self.storage = StorageWire(transfer_config, closed=self.is_closed)
         self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=self.clock.sleep)

@@ -29,29 +29,32 @@ async def _keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
             await session.close()
 
 
+_CLOSING: set[asyncio.Task[None]] = set()
+"""Closes of dropped clients' sessions under way (held so they are not collected midway)."""
+
+
 def _shut(session: aiohttp.ClientSession) -> None:
-    """Close a session's connections at once, in its loop, without awaiting anything."""
-    connector = session.connector
-    session.detach()  # the session counts as closed: aiohttp logs nothing when it goes
-    if connector is not None and not connector.closed:
-        # The synchronous part of close(): every connection's transport is closed now;
-        # nobody is left to await the rest.
-        connector._close(abort_ssl=True)
+    """Close a session from inside its loop, without anyone to await it."""
+    if session.closed:
+        return
+    task = asyncio.get_running_loop().create_task(session.close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def _drop(sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession]) -> None:
-    """What a client dropped without `aclose()` leaves: its sessions shut quietly (aiohttp would
-    log "Unclosed client session" at ERROR), each in its own loop."""
+    """What a client dropped without `aclose()` leaves: its sessions closed quietly (aiohttp
+    would log "Unclosed client session" at ERROR), each in its own loop."""
     try:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     for loop, session in list(sessions.items()):
-        if session.closed:
+        if session.closed or loop.is_closed():
             continue
-        if loop is running or loop.is_closed():
+        if loop is running:
             _shut(session)
-        else:
+        elif loop.is_running():
             loop.call_soon_threadsafe(_shut, session)
 
 

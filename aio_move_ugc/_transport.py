@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
+from multidict import CIMultiDict
 
 from . import _validation as check
 from ._exceptions import (
@@ -122,6 +123,37 @@ def lookup_hint(kind: str, variables: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """One HTTP answer of the GraphQL endpoint as an `ApiTransport` hands it back."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class ApiTransport(Protocol):
+    """What carries the client's GraphQL requests, when it is not the client's own aiohttp
+    session (`AsyncMoveUgc(transport=...)`).
+
+    `post` sends one request and returns the answer as it came: any status, any body. A
+    failure to reach the service is raised as `OSError` (`ConnectionError` and its kind:
+    the request may have arrived) or `TimeoutError`; the client maps both, retries, budgets
+    and reads the answer exactly as it does for answers off the wire. Storage transfers go
+    to the presigned URLs over the client's own storage session either way.
+    `aio_move_ugc.testing.InProcessTransport` answers from an emulator without a socket.
+    """
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawAnswer:
+        """Send `body` to `url` with `headers`; the answer's status, headers and bytes."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport holds (called by the client's `aclose()`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
     """An answer a caller's `decode` read straight from its bytes."""
 
@@ -185,6 +217,9 @@ def error_from_answer(
         "request_id": request_id,
         "operation_name": operation_name,
     }
+    if not errors and isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        # A gateway's own JSON answer ({"message": "Rate exceeded"}) says what it is in words.
+        text = text or payload["message"][:2048]
     types = {e.get("errorType") for e in errors}
     message = _summary(errors) if errors else f"HTTP {status}"
     if status == 401 or "UnauthorizedException" in types:
@@ -229,9 +264,11 @@ class GraphQLTransport:
         closed: Callable[[], bool] = lambda: False,
         on_request: RequestHook | None = None,
         closer: Closer | None = None,
+        wire: ApiTransport | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self._closer = closer or Closer()
+        self._wire = wire
         self._api_key = api_key
         self.timeout = timeout
         self.retrier = retrier
@@ -261,6 +298,8 @@ class GraphQLTransport:
     async def aclose(self) -> None:
         self._closed = True
         await self.sessions.aclose()
+        if self._wire is not None:
+            await self._wire.aclose()
 
     async def execute(
         self,
@@ -334,7 +373,7 @@ class GraphQLTransport:
         if self.budget is not None:
             async with self._closer.guard(f"{operation.name} waited for the request budget"):
                 await self.budget.acquire()
-        session = await self.sessions.get(operation.name)
+        session = None if self._wire is not None else await self.sessions.get(operation.name)
         started_ns = time.time_ns()
         started = time.monotonic()
         status: int | None = None
@@ -381,7 +420,7 @@ class GraphQLTransport:
 
     async def _exchange(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
         operation: Operation,
         body: bytes,
         decode: Callable[[bytes], Any] | None = None,
@@ -395,13 +434,23 @@ class GraphQLTransport:
         payload: Any
         error: MoveUgcError | None = None
         log.debug("sending %s (%d bytes)", name, len(body))
+        response_headers: Mapping[str, str]
         try:
             self.requests_sent += 1
-            async with session.post(self.endpoint_url, data=body, headers=headers) as response:
-                status = response.status
-                request_id = response.headers.get(REQUEST_ID_HEADER)
-                raw = await response.read()
-                response_headers = response.headers
+            if session is None:
+                if self.is_closed():
+                    raise ClientClosedError(f"the client was closed while {name} was under way")
+                assert self._wire is not None
+                answer = await self._wire.post(self.endpoint_url, body, headers)
+                status, raw = answer.status, answer.body
+                response_headers = CIMultiDict(answer.headers)
+                request_id = response_headers.get(REQUEST_ID_HEADER)
+            else:
+                async with session.post(self.endpoint_url, data=body, headers=headers) as response:
+                    status = response.status
+                    request_id = response.headers.get(REQUEST_ID_HEADER)
+                    raw = await response.read()
+                    response_headers = response.headers
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             if isinstance(exc, RuntimeError) and not self._client_closed():
                 raise

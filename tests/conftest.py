@@ -1,28 +1,28 @@
-"""Shared fixtures: the emulator as a real server on port 0, and a guard against a blocked loop."""
+"""The fixtures of every test: emulators as real servers on port 0, clients of them on the
+emulator's clock, the variants, and a guard against a blocked event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from aio_move_ugc import AsyncMoveUgc
 from aio_move_ugc.emulator import VARIANTS, Emulator, EmulatorConfig, Variants
+from aio_move_ugc.testing import EmulatorClock
+from tests.support import FAST, FAST_RETRY, SLOW_CALLBACK, MakeClient, MakeEmulator
 
-FAST = EmulatorConfig(
-    job_queue_delay=0.05,
-    job_duration=0.3,
-    output_lag=0.15,
-    volume_duration=0.2,
-    output_size=4096,
-)
-"""Simulator timings that let a job go from creation to downloadable outputs in half a second."""
 
-SLOW_CALLBACK = 2.5
-"""A callback that holds the event loop longer than this fails the test. Wall time: on a machine
-whose cores are all busy a callback of a few milliseconds of work can be kept off the CPU for
-over a second, so the bound sits well above that and still catches real blocking I/O."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on a Temporal dev server is in the slow tier, whether or not it says so."""
+    for item in items:
+        if item.get_closest_marker("temporal") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 class _BlockedLoop(logging.Handler):
@@ -50,14 +50,85 @@ def _fail_on_blocked_loop() -> Iterator[None]:
         pytest.fail("the event loop was blocked:\n" + "\n".join(handler.records))
 
 
+class _Start:
+    """An emulator being started: `await` it (stopped after the test), or enter it with
+    `async with` (stopped at the end of the block)."""
+
+    def __init__(self, emulator: Emulator, started: list[Emulator]) -> None:
+        self.emulator = emulator
+        started.append(emulator)
+
+    def __await__(self) -> Generator[Any, None, Emulator]:
+        return self.emulator.start().__await__()
+
+    async def __aenter__(self) -> Emulator:
+        return await self.emulator.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.emulator.stop()
+
+
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    """A fresh emulator on 127.0.0.1:0 with fast job timings."""
+async def make_emulator() -> AsyncIterator[MakeEmulator]:
+    """Start emulators on 127.0.0.1:0 with FAST timings (or `config`) and any `settings` of
+    `EmulatorConfig` (`seed=`, `url_ttl=`, `variants=`...): `emu = await make_emulator(...)`
+    or `async with make_emulator(...) as emu:`; all stopped after the test at the latest.
+    The test's loop runs in debug mode, so a callback that blocks it fails the test."""
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     loop.slow_callback_duration = SLOW_CALLBACK
-    async with Emulator(FAST) as emu:
-        yield emu
+    started: list[Emulator] = []
+
+    def make(config: EmulatorConfig | None = None, **settings: Any) -> _Start:
+        return _Start(Emulator(replace(config or FAST, **settings)), started)
+
+    yield make
+    for emulator in started:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def emulator(make_emulator: MakeEmulator) -> Emulator:
+    """A fresh emulator with FAST timings."""
+    return await make_emulator()
+
+
+@pytest.fixture
+async def emu(emulator: Emulator) -> Emulator:
+    """The emulator `make_client` points at (directories override it with their own seed)."""
+    return emulator
+
+
+@pytest.fixture
+async def make_client(emu: Emulator) -> AsyncIterator[MakeClient]:
+    """Clients of `emu` (or of `emulator=`), all closed after the test.
+
+    Unless told otherwise a client retries quickly (`FAST_RETRY`) and runs on the emulator's
+    clock (`EmulatorClock`): its polling pauses and back-offs move the emulator's time instead
+    of waiting. `clock=None` gives the event loop's real clock."""
+    clients: list[AsyncMoveUgc] = []
+
+    def make(
+        api_key: str | None = None, *, emulator: Emulator | None = None, **options: Any
+    ) -> AsyncMoveUgc:
+        target = emulator or emu
+        options.setdefault("endpoint_url", target.endpoint_url)
+        if "max_retries" not in options:
+            options.setdefault("retry", FAST_RETRY)
+        options.setdefault("clock", EmulatorClock(target))
+        client = AsyncMoveUgc(api_key or target.api_key, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def ugc(make_client: MakeClient) -> AsyncMoveUgc:
+    """A client of `emu`, made by `make_client`."""
+    return make_client()
 
 
 @pytest.fixture(params=sorted(VARIANTS))

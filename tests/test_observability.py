@@ -41,8 +41,8 @@ from aio_move_ugc.observability import (
     log_level_from_env,
 )
 from aio_move_ugc.otel import span_hook, transfer_span_hook
-from tests.conftest import FAST
-from tests.transfers.conftest import MiB, faults_hitting, random_file
+from tests.support import FAST
+from tests.transfers.support import MiB, faults_hitting, random_file
 
 UNKNOWN_JOB = "job-00000000-0000-4000-8000-000000000000"
 NO_WAIT = RetryPolicy(max_retries=2, base_delay=0.0, max_delay=0.0)

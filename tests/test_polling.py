@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,49 +32,46 @@ from aio_move_ugc import (
     SourceIn,
 )
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+from aio_move_ugc.testing import EmulatorClock
 from aio_move_ugc.watch import Poller
 
-from .conftest import FAST
+from .support import FAST
 
 FAILING = RouteFaults(rate_500=1.0)
 MAX_FAILURES = PollPolicy().max_failures
 
 
-@dataclass
-class EmulatorClock:
-    """The client's clock made of the emulator's: sleeping moves the server's time, and
-    `between_rounds` hooks run at each sleep (a test's way to act between polling rounds).
-
-    `sleeps` are the waits asked for; `gaps` the emulated time from the end of one wait to the
-    end of the next, i.e. from one round's start to the next's (a pause includes the time the
+class RoundClock(EmulatorClock):
+    """The emulator's clock, with `between_rounds` hooks run at each sleep (a test's way to act
+    between polling rounds) and `gaps`: the emulated time from the end of one wait to the end
+    of the next, i.e. from one round's start to the next's (a pause includes the time the
     round itself took)."""
 
-    emu: Emulator
-    sleeps: list[float] = field(default_factory=list)
-    gaps: list[float] = field(default_factory=list)
-    between_rounds: list[Callable[[int], None]] = field(default_factory=list)
-    _woke: float | None = None
+    def __init__(self, emu: Emulator) -> None:
+        super().__init__(emu)
+        self.gaps: list[float] = []
+        self.between_rounds: list[Callable[[int], None]] = []
+        self._woke: float | None = None
 
-    def now(self) -> float:
-        return self.emu.clock.monotonic()
+    @property
+    def sleeps(self) -> list[float]:
+        return self.slept
 
     async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.emu.advance(seconds)
+        await super().sleep(seconds)
         woke = self.now()
         if self._woke is not None:
             self.gaps.append(woke - self._woke)
         self._woke = woke
         for hook in self.between_rounds:
-            hook(len(self.sleeps))
-        await anyio.lowlevel.checkpoint()
+            hook(len(self.slept))
 
 
 @dataclass
 class Env:
     emu: Emulator
     ugc: AsyncMoveUgc
-    clock: EmulatorClock
+    clock: RoundClock
     tmp: Path
 
     def polls(self) -> int:
@@ -98,7 +95,7 @@ class Env:
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     config = replace(FAST, job_queue_delay=2.0, job_duration=30.0, volume_duration=20.0)
     async with Emulator(config) as emu:
-        clock = EmulatorClock(emu)
+        clock = RoundClock(emu)
         ugc = AsyncMoveUgc(
             emu.api_key,
             endpoint_url=emu.endpoint_url,
@@ -241,7 +238,7 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
 ) -> None:
     config = EmulatorConfig(job_queue_delay=10.0, job_duration=600.0, output_lag=5.0)
     async with Emulator(config) as emu:
-        clock = EmulatorClock(emu)
+        clock = RoundClock(emu)
         async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock) as ugc:
             env = Env(emu, ugc, clock, tmp_path)
             job_id = await _job(env)
@@ -260,7 +257,7 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
 async def test_a_stated_plan_paces_polling_to_half_its_rate(tmp_path: Path) -> None:
     config = EmulatorConfig(job_queue_delay=10.0, job_duration=600.0, output_lag=5.0)
     async with Emulator(config) as emu:
-        clock = EmulatorClock(emu)
+        clock = RoundClock(emu)
         ugc = AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock, rate_limit=100)
         async with ugc:
             job_id = await _job(Env(emu, ugc, clock, tmp_path))

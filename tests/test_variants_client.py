@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -39,6 +39,7 @@ from aio_move_ugc import (
 )
 from aio_move_ugc.bulk import BulkItem
 from aio_move_ugc.emulator import Emulator, RouteFaults, Variants
+from aio_move_ugc.testing import EmulatorClock
 from aio_move_ugc.transfers import output_filename
 from aio_move_ugc.transfers.naming import label_filename
 from aio_move_ugc.transfers.outputs import (
@@ -49,7 +50,7 @@ from aio_move_ugc.transfers.outputs import (
     outputs_ready,
 )
 
-from .conftest import FAST
+from .support import FAST
 
 TIMING = replace(FAST, job_queue_delay=1.0, job_duration=4.0, output_lag=8.0, output_size=4096)
 """Emulator seconds: a job finishes 5 s after creation, its outputs are all ready 8 s later."""
@@ -61,22 +62,6 @@ ASKED = (
     OutputType.MOTION_DATA,
 )
 """Two outputs share the `mp4` label under extension labels; one more is JSON."""
-
-
-@dataclass
-class EmulatorClock:
-    """The client's clock: sleeping moves the emulator's clock forward."""
-
-    emu: Emulator
-    slept: list[float] = field(default_factory=list)
-
-    def now(self) -> float:
-        return self.emu.clock.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.emu.advance(seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 @dataclass

@@ -36,7 +36,7 @@ from aio_move_ugc import (
     WatchTimeoutError,
 )
 from aio_move_ugc.emulator import Emulator
-from tests.conftest import FAST, SLOW_CALLBACK
+from tests.support import FAST, SLOW_CALLBACK
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
 LENS = "goprohero10-2-7k"

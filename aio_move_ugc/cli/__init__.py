@@ -1,4 +1,5 @@
-"""The `aio-move-ugc` command: demo, run, bulk, watch, download, jobs list, emulator, worker.
+"""The `aio-move-ugc` command: demo, run, bulk, watch, download, jobs list, emulator, worker,
+probe.
 
 Every failure prints one line to stderr: usage errors (a bad flag or value) exit 2, other
 failures 1, an interrupted command 130 after saying how to continue; never a traceback (but

@@ -25,6 +25,7 @@ from .._exceptions import InvalidInputError, JobFailedError
 from ..distributed._cli import add_bulk_temporal_arguments, add_worker_parser
 from ..transfers import check_upload_source
 from ..types.events import JobEvent, JobFailed, JobProgressed, JobStateChanged, OutputsReady
+from ._probe import add_probe_parser, cmd_probe
 from ._progress import JobBars, StageBars, StepBar, TransferBars, human_bytes
 
 if TYPE_CHECKING:
@@ -151,7 +152,6 @@ def demo_config() -> EmulatorConfig:
         job_queue_delay=0.5,
         job_duration=3.0,
         output_lag=1.0,
-        output_size=256 * 1024,
         hourly_request_budget=100,
     )
 
@@ -472,20 +472,30 @@ def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
 
     from ..emulator import VARIANTS, EmulatorConfig
 
-    variants = VARIANTS[args.variant]
     axes = {axis: getattr(args, axis) for axis in (*EMULATOR_VARIANT_AXES, "throttle_error_type")}
     chosen = {axis: value for axis, value in axes.items() if value is not None}
+    flags = {
+        "seed": "seed",
+        "job_queue_delay": "queue_delay",
+        "job_duration": "job_duration",
+        "output_lag": "output_lag",
+        "failure_rate": "failure_rate",
+        "hourly_request_budget": "rate_limit",
+    }
+    settings = {name: getattr(args, dest) for name, dest in flags.items()}
+    config_file = getattr(args, "config", None)
+    if config_file is None:
+        variants = VARIANTS[args.variant]
+        base = EmulatorConfig()
+    else:
+        base = EmulatorConfig.from_json(Path(config_file).read_bytes())
+        # The file's settings stand unless a flag says otherwise.
+        defaults = args.emulator_flag_defaults
+        settings = {k: v for k, v in settings.items() if v != defaults[flags[k]]}
+        variants = base.variants if args.variant == "default" else VARIANTS[args.variant]
     if chosen:
         variants = replace(variants, **chosen)
-    return EmulatorConfig(
-        seed=args.seed,
-        job_queue_delay=args.queue_delay,
-        job_duration=args.job_duration,
-        output_lag=args.output_lag,
-        failure_rate=args.failure_rate,
-        hourly_request_budget=args.rate_limit,
-        variants=variants,
-    )
+    return replace(base, variants=variants, **settings)
 
 
 async def cmd_emulator(args: argparse.Namespace) -> int:
@@ -532,6 +542,7 @@ COMMANDS: dict[str, Command] = {
     "jobs-list": cmd_jobs_list,
     "emulator": cmd_emulator,
     "worker": cmd_worker,
+    "probe": cmd_probe,
 }
 
 
@@ -709,6 +720,7 @@ def add_arguments(commands: Any) -> None:
     listing.set_defaults(command="jobs-list")
 
     add_emulator_arguments(commands)
+    add_probe_parser(commands)
 
 
 def _port(text: str) -> int:
@@ -817,4 +829,19 @@ def add_emulator_arguments(commands: Any) -> None:
         metavar="TYPE",
         help="errorType of throttled answers (e.g. ThrottlingException, LimitExceeded)",
     )
-    emulator.set_defaults(command="emulator")
+    emulator.add_argument(
+        "--config",
+        metavar="FILE",
+        help="start from the settings in FILE (as `probe --emulator-config` writes them); "
+        "flags given with a value other than their default change them",
+    )
+    emulator.set_defaults(
+        command="emulator",
+        emulator_flag_defaults={
+            dest: emulator.get_default(dest)
+            for dest in (
+                *("seed", "queue_delay", "job_duration"),
+                *("output_lag", "failure_rate", "rate_limit"),
+            )
+        },
+    )

@@ -27,6 +27,7 @@ from ._limits import (
     UPLOAD_FILE_TYPES,
     VOLUME_ID_PREFIX,
 )
+from ._outputs import formatted_output, output_content
 from ._state import (
     MULTICAM_DEFAULT_OUTPUTS,
     OUTPUT_FILE_TYPES,
@@ -92,34 +93,6 @@ def _check_webhook_secret(secret: str) -> None:
         base64.b64decode(secret.removeprefix("whsec_"), validate=True)
     except binascii.Error as exc:
         raise bad_request("secret must be whsec_ followed by valid base64.") from exc
-
-
-OUTPUT_BLOCK = 64 * 1024
-
-
-def output_content(job_id: str, output_type: str, size: int) -> Iterable[bytes]:
-    """Deterministic bytes of one output: a readable header, then seeded noise, in 1 MiB chunks.
-
-    The noise is one seeded 64 KiB block, repeated; each copy starts with its own offset, so
-    no two 64 KiB stretches of an output are alike (a misplaced range still shows). Drawing
-    every byte from the generator instead held the event loop for tens of milliseconds per
-    MiB while an output was first handed out.
-    """
-    header = f"aio-move-ugc emulator output {output_type} of {job_id}\n".encode()
-    rng = random.Random(f"{job_id}/{output_type}")
-    head = header[:size]
-    if head:
-        yield head
-    offset = len(head)
-    tail = rng.randbytes(max(0, min(size - offset, OUTPUT_BLOCK) - 8))
-    while offset < size:
-        n = min(size - offset, 1 << 20)
-        pieces: list[bytes] = []
-        for start in range(offset, offset + n, OUTPUT_BLOCK):
-            pieces += (start.to_bytes(8, "big"), tail)
-        chunk = b"".join(pieces)
-        yield chunk if len(chunk) == n else chunk[:n]
-        offset += n
 
 
 class Api:
@@ -198,11 +171,28 @@ class Api:
         lock = self._materializing.setdefault(rec.key, asyncio.Lock())
         async with lock:
             if not self.storage.exists(rec.key):
-                assert rec.job_id is not None
-                assert rec.output_type is not None
-                await self.storage.write_object(
-                    rec.key, output_content(rec.job_id, rec.output_type, self.config.output_size)
-                )
+                await self.storage.write_object(rec.key, await self._output_bytes(rec))
+
+    async def _output_bytes(self, rec: FileRecord) -> Iterable[bytes]:
+        """The content of a generated output: noise of `output_size` bytes when that is set,
+        else a file of the output's format, shaped by the job (clip window, actors, cameras)."""
+        assert rec.job_id is not None
+        assert rec.output_type is not None
+        if self.config.output_size is not None:
+            return output_content(rec.job_id, rec.output_type, self.config.output_size)
+        job = self.state.jobs[rec.job_id]
+        take = self.state.takes.get(job.take_id)
+        cameras = tuple(s.device_label for s in take.sources) if take else ()
+        # Off the loop: a video or MOTION_DATA takes 10-30 ms to write, a long clip more.
+        data = await asyncio.to_thread(
+            formatted_output,
+            rec.job_id,
+            rec.output_type,
+            clip_window=job.clip_window,
+            actors=job.number_of_actors or 1,
+            cameras=cameras or ("camera-0",),
+        )
+        return (data,)
 
     def source_view(self, src: SourceRecord) -> View:
         file = self.state.files.get(src.file_id)

@@ -3,9 +3,10 @@ the variants of the hosted service's unobserved behaviours it plays."""
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, fields
-from typing import Literal, get_args
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
 
 from .._exceptions import ConfigurationError
 
@@ -16,6 +17,11 @@ OutputLabels = Literal["type", "lower", "extension"]
 Readiness = Literal["null_urls", "one_by_one", "all_at_once"]
 Throttling = Literal["http429", "appsync200", "http400", "gateway503"]
 MissingMetadata = Literal["mixed", "null", "empty_json"]
+
+CONFIG_FORMAT = "aio-move-ugc/emulator-config"
+CONFIG_VERSION = 1
+"""What `EmulatorConfig.to_json()` writes as `format` and `version`; `from_json()` reads this
+version only (a file of another version is refused, not guessed at)."""
 
 THROTTLE_ERROR_TYPES = (
     "TooManyRequestsException",
@@ -319,8 +325,11 @@ class EmulatorConfig:
     output_lag: float = 0.3
     """After FINISHED, the time until every output can be downloaded (how the wait shows
     depends on `variants.readiness`)."""
-    output_size: int = 64 * 1024
-    """Bytes of each generated output file."""
+    output_size: int | None = None
+    """None (the default): each output is a small, valid file of its format, all of a job's
+    outputs carrying one skeleton and one motion (see docs/guides/outputs.md). A number: each
+    output is exactly that many bytes of seeded noise after a one-line header, for benchmarks
+    and transfer tests that need outputs of a chosen size (streamed, any size)."""
     volume_duration: float = 0.5
     """Time from createVolumeWithHuman until the volume is FINISHED."""
     # Storage.
@@ -360,7 +369,8 @@ class EmulatorConfig:
         _check_seconds("webhook_timeout", self.webhook_timeout, positive=True)
         for delay in self.webhook_retry_delays:
             _check_seconds("webhook_retry_delays", delay)
-        _check_int("output_size", self.output_size, minimum=0)
+        if self.output_size is not None:
+            _check_int("output_size", self.output_size, minimum=0)
         _check_int("max_object_size", self.max_object_size, minimum=1)
         if self.hourly_request_budget is not None:
             _check_int("hourly_request_budget", self.hourly_request_budget, minimum=1)
@@ -368,3 +378,79 @@ class EmulatorConfig:
             raise ConfigurationError("variants must be a Variants value (see VARIANTS)")
         if not isinstance(self.hostility, Hostility):
             raise ConfigurationError("hostility must be a Hostility value")
+
+    # ------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain JSON values, with the `format` and `version` of the file."""
+        values = asdict(self)
+        values["webhook_retry_delays"] = list(self.webhook_retry_delays)
+        return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **values}
+
+    def to_json(self) -> str:
+        """The settings as JSON text, read back by `from_json()` into an equal configuration."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, values: object) -> EmulatorConfig:
+        """The configuration `to_dict()` wrote. Settings it lacks keep their defaults; an
+        unknown setting, another format or version, or a bad value raises
+        `ConfigurationError` naming it."""
+        if not isinstance(values, dict):
+            raise ConfigurationError("an emulator configuration must be a JSON object")
+        data = dict(values)
+        if data.pop("format", None) != CONFIG_FORMAT:
+            raise ConfigurationError(
+                f"not an emulator configuration: its format must be {CONFIG_FORMAT!r}"
+            )
+        version = data.pop("version", None)
+        if version != CONFIG_VERSION:
+            raise ConfigurationError(
+                f"emulator configuration version {version!r:.20} is not supported "
+                f"(this version of aio-move-ugc reads version {CONFIG_VERSION})"
+            )
+        _refuse_unknown("emulator configuration", data, cls)
+        if "variants" in data:
+            data["variants"] = _section(Variants, "variants", data["variants"])
+        if "hostility" in data:
+            data["hostility"] = _section(Hostility, "hostility", data["hostility"])
+        if "faults" in data:
+            faults = data["faults"]
+            if not isinstance(faults, dict):
+                raise ConfigurationError("faults must map route names to fault rates")
+            data["faults"] = {
+                route: _section(RouteFaults, f"faults.{route}", value)
+                for route, value in faults.items()
+            }
+        if "webhook_retry_delays" in data:
+            delays = data["webhook_retry_delays"]
+            if not isinstance(delays, list):
+                raise ConfigurationError("webhook_retry_delays must be a list of seconds")
+            data["webhook_retry_delays"] = tuple(delays)
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> EmulatorConfig:
+        """The configuration `to_json()` wrote (see `from_dict()` for what is refused)."""
+        try:
+            values = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"the emulator configuration is not JSON: {exc}") from None
+        return cls.from_dict(values)
+
+
+def _refuse_unknown(what: str, values: dict[str, Any], kind: type) -> None:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(str(k) for k in values if k not in known)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown setting(s) in the {what}: {', '.join(unknown)[:200]}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+
+
+def _section(kind: type[Any], name: str, values: object) -> Any:
+    """One nested dataclass (`variants`, a route's faults) from its JSON object."""
+    if not isinstance(values, dict):
+        raise ConfigurationError(f"{name} must be a JSON object")
+    _refuse_unknown(name, values, kind)
+    return kind(**values)

@@ -11,7 +11,8 @@ import tempfile
 import uuid
 import weakref
 from collections import deque
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from inspect import isawaitable
 from pathlib import Path
 from types import TracebackType
@@ -33,7 +34,7 @@ from .._exceptions import ConfigurationError
 from .._schema import load_schema
 from ._api import Api, AppSyncError
 from ._config import EmulatorConfig, RouteFaults, Variants
-from ._faults import Clock, Fault, FaultInjector
+from ._faults import Clock, FaultInjector
 from ._hostile import Hostile
 from ._state import ClientRecord, IdFactory, State
 from ._stats import Stats
@@ -87,6 +88,22 @@ def _json_response(
         content_type="application/json",
         headers=headers,
     )
+
+
+@dataclass(frozen=True)
+class GraphQLAnswer:
+    """One answer of the GraphQL route, as bytes: what the HTTP route sends, and what an
+    in-process transport hands the client."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cut_at: int | None = None
+    """For a reset fault: how many bytes of `body` get through before the connection drops."""
+
+
+def _answer(status: int, payload: Any, headers: dict[str, str]) -> GraphQLAnswer:
+    return GraphQLAnswer(status, headers, json.dumps(payload).encode())
 
 
 def _install_aws_scalars() -> None:
@@ -378,17 +395,31 @@ class Emulator:
         return None
 
     async def _schema(self, request: web.Request) -> web.StreamResponse:
+        answer = await self.answer_graphql(request.method, request.headers, request.read)
+        if answer.cut_at is not None:
+            return await self._cut(request, answer)
+        return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+    async def answer_graphql(
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        read_body: Callable[[], Awaitable[bytes]],
+    ) -> GraphQLAnswer:
+        """What `/graphql` answers to one request, without a socket: faults, the key, the
+        request budget, then the operation. The HTTP route and in-process transports
+        (`aio_move_ugc.testing.InProcessTransport`) both answer through here."""
         request_id = str(uuid.uuid4())
-        headers = {"x-amzn-RequestId": request_id}
+        reply = {"x-amzn-RequestId": request_id, "Content-Type": "application/json"}
         self.stats.graphql_requests += 1
-        if request.method != "POST":
-            return _json_response(
+        if method != "POST":
+            return _answer(
                 400,
                 {"errors": [{"errorType": "BadRequestException", "message": "Use POST."}]},
-                headers,
+                reply,
             )
         hostile = self.hostile
-        sent_key = request.headers.get("Authorization")
+        sent_key = headers.get("Authorization")
         fault = self.faults.draw("graphql")
         if fault is not None:
             if fault.latency:
@@ -401,28 +432,28 @@ class Emulator:
                     hostile=hostile,
                     message=hostile.echo(THROTTLED_MESSAGE, key=sent_key),
                 )
-                return _json_response(status, answer, headers | extra)
+                return _answer(status, answer, reply | extra)
             if fault.kind in FAULT_BODIES:
                 self.stats.faults[f"graphql {fault.kind}"] += 1
                 status, body = FAULT_BODIES[fault.kind]
                 body = body | {"message": hostile.echo(body["message"], key=sent_key)}
-                return _json_response(status, {"errors": [body]}, headers | hostile.retry_after())
+                return _answer(status, {"errors": [body]}, reply | hostile.retry_after())
         if sent_key != self.config.api_key:
             error = UNAUTHORIZED | {"message": hostile.echo(UNAUTHORIZED["message"], key=sent_key)}
-            return _json_response(401, {"errors": [error]}, headers)
+            return _answer(401, {"errors": [error]}, reply)
         wait = self._over_budget()
         if wait is not None:
             self.stats.faults["graphql budget"] += 1
             status, answer, extra = throttled_answer(
                 self.config.variants, int(wait + 0.999), hostile=hostile
             )
-            return _json_response(status, answer, headers | extra)
+            return _answer(status, answer, reply | extra)
         backend = hostile.backend_error(sent_key)
         if backend is not None:
             self.stats.faults["graphql backend"] += 1
-            return _json_response(200, backend, headers)
+            return _answer(200, backend, reply)
         try:
-            raw = await request.read()
+            raw = await read_body()
             self.stats.bytes_in += len(raw)
             body = json.loads(raw)
             if not isinstance(body, dict) or not isinstance(body.get("query"), str):
@@ -434,10 +465,10 @@ class Emulator:
             if operation_name is not None and not isinstance(operation_name, str):
                 raise ValueError("operationName must be a string")
         except ValueError as exc:
-            return _json_response(
+            return _answer(
                 400,
                 {"errors": [{"errorType": "MalformedHttpRequestException", "message": str(exc)}]},
-                headers,
+                reply,
             )
         payload = await self._run(body["query"], variables, operation_name)
         if not body["query"].lstrip().startswith("mutation"):
@@ -447,18 +478,15 @@ class Emulator:
         self.stats.bytes_out += len(data)
         if fault is not None and fault.kind == "reset":
             self.stats.faults["graphql reset"] += 1
-            return await self._cut(request, data, fault, headers)
-        return web.Response(body=data, content_type="application/json", headers=headers)
+            return GraphQLAnswer(200, reply, data, cut_at=int(len(data) * fault.reset_fraction))
+        return GraphQLAnswer(200, reply, data)
 
-    async def _cut(
-        self, request: web.Request, data: bytes, fault: Fault, headers: dict[str, str]
-    ) -> web.StreamResponse:
+    async def _cut(self, request: web.Request, answer: GraphQLAnswer) -> web.StreamResponse:
         """Send part of an answer that was fully executed, then drop the connection."""
-        response = web.StreamResponse(headers=headers)
-        response.content_type = "application/json"
-        response.content_length = len(data)
+        response = web.StreamResponse(headers=answer.headers)
+        response.content_length = len(answer.body)
         await response.prepare(request)
-        await response.write(data[: int(len(data) * fault.reset_fraction)])
+        await response.write(answer.body[: answer.cut_at])
         if request.transport is not None:
             request.transport.close()
         return response

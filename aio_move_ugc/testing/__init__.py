@@ -18,16 +18,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._clock import EmulatorClock
     from ._kit import TEST_SETTINGS, EmulatorThread, emulator_config
+    from ._transport import InProcessTransport
 
-__all__ = ["TEST_SETTINGS", "EmulatorThread", "emulator_config"]
+__all__ = [
+    "TEST_SETTINGS",
+    "EmulatorClock",
+    "EmulatorThread",
+    "InProcessTransport",
+    "emulator_config",
+]
+_HOMES = {"EmulatorClock": "_clock", "InProcessTransport": "_transport"}
 
 
 def __getattr__(name: str) -> Any:
     # Loaded on first use so that the pytest plugin, which imports this package in every pytest
     # run of anyone who installs aio-move-ugc, stays cheap for those who never use it.
     if name in __all__:
-        from . import _kit
+        from importlib import import_module
 
-        return getattr(_kit, name)
+        return getattr(import_module(f"{__name__}.{_HOMES.get(name, '_kit')}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
+import inspect
+import os
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..emulator import Emulator, EmulatorConfig, RouteFaults
 
@@ -21,10 +25,10 @@ TEST_SETTINGS: Mapping[str, Any] = {
     "job_duration": 0.3,
     "output_lag": 0.1,
     "volume_duration": 0.2,
-    "output_size": 4096,
 }
 """What the fixtures change from `EmulatorConfig()`'s defaults: a job goes from creation to
-downloadable outputs in under half a second, and outputs are 4 KiB."""
+downloadable outputs in under half a second. Outputs stay the default's small files of their
+real formats (an FBX that Assimp reads, a GLB, a BVH, ...)."""
 
 STARTUP_TIMEOUT = 30.0
 """Seconds `EmulatorThread.start()` waits for the server before giving up."""
@@ -41,13 +45,26 @@ def _route_faults(route: str, value: Any) -> RouteFaults:
     raise TypeError(f"faults[{route!r}] must be a RouteFaults or a mapping of its fields")
 
 
-def emulator_config(base: EmulatorConfig | None = None, **settings: Any) -> EmulatorConfig:
+def emulator_config(
+    base: EmulatorConfig | None = None,
+    *,
+    from_file: str | os.PathLike[str] | None = None,
+    **settings: Any,
+) -> EmulatorConfig:
     """An `EmulatorConfig` from `base` (default: `EmulatorConfig()`) with `settings` applied.
 
-    `faults` may map each route ("graphql", "storage_put", "storage_get") to a `RouteFaults`
-    or to a plain mapping of its fields, e.g. `faults={"graphql": {"rate_503": 0.5}}`.
-    An unknown setting raises `TypeError` naming it.
+    `from_file` starts from a file `EmulatorConfig.to_json()` wrote instead (such as the one
+    `aio-move-ugc probe --emulator-config FILE` writes, to play what the hosted service did),
+    e.g. `emulator_config(from_file="probe.json", **TEST_SETTINGS)` for its variants with
+    quick timings. `faults` may map each route ("graphql", "storage_put", "storage_get") to a
+    `RouteFaults` or to a plain mapping of its fields, e.g.
+    `faults={"graphql": {"rate_503": 0.5}}`. An unknown setting raises `TypeError` naming
+    it; a bad file `ConfigurationError`.
     """
+    if from_file is not None:
+        if base is not None:
+            raise TypeError("give base or from_file, not both")
+        base = EmulatorConfig.from_json(Path(from_file).read_bytes())
     known = {f.name for f in dataclasses.fields(EmulatorConfig)}
     unknown = sorted(set(settings) - known)
     if unknown:
@@ -196,14 +213,25 @@ class EmulatorThread:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` on the emulator's loop and return its result (or raise)."""
+        return self.submit(function, *args).result(STARTUP_TIMEOUT)
+
+    def submit(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Schedule `function(*args)` on the emulator's loop (awaited there when it is a
+        coroutine function); a future of its result.
+
+        From a coroutine, `await asyncio.wrap_future(emu.submit(...))` waits without
+        blocking the caller's own event loop."""
         loop = self._loop
         if loop is None or not self.running:
             raise RuntimeError("the emulator is not running; call start() first")
 
         async def run() -> T:
-            return function(*args)
+            result = function(*args)
+            if inspect.isawaitable(result):  # a coroutine function: awaited on that loop
+                return cast(T, await result)
+            return result
 
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(STARTUP_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(run(), loop)
 
     def advance(self, seconds: float) -> None:
         """Move the server clock `seconds` forward: jobs progress and end, presigned URLs expire."""
@@ -223,7 +251,13 @@ class EmulatorThread:
         return self.call(self.emulator.stats.snapshot)
 
     def client(self, **options: Any) -> AsyncMoveUgc:
-        """A new `AsyncMoveUgc` pointed at this emulator (use it with `async with`)."""
-        from .._client import AsyncMoveUgc
+        """A new `AsyncMoveUgc` pointed at this emulator (use it with `async with`).
 
+        Its clock is an `EmulatorClock` of this emulator unless `clock=` says otherwise: its
+        polling pauses and retry back-offs move the emulator's time instead of waiting, so a
+        test of a ten-minute job takes well under a second. `options` are the client's."""
+        from .._client import AsyncMoveUgc
+        from ._clock import EmulatorClock
+
+        options.setdefault("clock", EmulatorClock(self))
         return AsyncMoveUgc(self.api_key, endpoint_url=self.endpoint_url, **options)

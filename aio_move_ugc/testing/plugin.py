@@ -12,9 +12,10 @@ only imported and started when a test asks for one of these fixtures:
 - `move_ugc_env`: the same emulator, with `MOVE_UGC_API_KEY` and `MOVE_UGC_ENDPOINT_URL`
   exported for the test (so the official sync SDK, `AsyncMoveUgc()` or any GraphQL client
   find it without arguments).
-- `move_ugc_client`: an `AsyncMoveUgc` pointed at `move_ugc_emulator`, closed after the test
-  (an async fixture: needs pytest-asyncio, in auto or strict mode, or anyio's pytest plugin
-  when pytest-asyncio is not installed).
+- `move_ugc_client`: an `AsyncMoveUgc` pointed at `move_ugc_emulator`, on the emulator's clock
+  (`EmulatorClock`: its polling pauses and back-offs move the emulator's time instead of
+  waiting), closed after the test (an async fixture: needs pytest-asyncio, in auto or strict
+  mode, or anyio's pytest plugin when pytest-asyncio is not installed).
 """
 
 from __future__ import annotations
@@ -95,6 +96,6 @@ def move_ugc_env(
 
 @_async_fixture
 async def move_ugc_client(move_ugc_emulator: EmulatorThread) -> AsyncIterator[AsyncMoveUgc]:
-    """An `AsyncMoveUgc` pointed at `move_ugc_emulator`, closed after the test."""
+    """An `AsyncMoveUgc` pointed at `move_ugc_emulator` on its clock, closed after the test."""
     async with move_ugc_emulator.client() as ugc:
         yield ugc

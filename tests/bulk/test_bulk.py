@@ -14,7 +14,7 @@ from aio_move_ugc import APIStatusError, AsyncMoveUgc, InvalidInputError, Output
 from aio_move_ugc.bulk import JOURNAL_NAME, STAGES, BulkItem, BulkResult
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.transfers import TransferConfig
-from tests.conftest import FAST
+from tests.support import FAST
 
 TAKES = 30
 DEFAULT_OUTPUTS = 7

@@ -27,9 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aio_move_ugc.bulk import JOURNAL_NAME
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
 from tests.bulk.test_bulk import make_videos
+
+pytestmark = pytest.mark.slow
 
 INPUTS = 6
 OUTPUTS_PER_JOB = 7

@@ -15,9 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from aio_move_ugc.bulk import CRASH_AFTER_ENV
 from aio_move_ugc.emulator import Emulator
-from tests.conftest import FAST
+from tests.support import FAST
+
+pytestmark = pytest.mark.slow
 
 DRIVER = """
 import asyncio, sys

@@ -21,7 +21,7 @@ from aio_move_ugc import AsyncMoveUgc, SourceIn
 from aio_move_ugc.bulk import JOURNAL_NAME
 from aio_move_ugc.emulator import Emulator
 from tests.bulk.test_bulk import make_videos
-from tests.conftest import FAST
+from tests.support import FAST
 
 UNKNOWN_JOB = "job-00000000-0000-4000-8000-000000000000"
 

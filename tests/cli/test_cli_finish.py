@@ -27,7 +27,7 @@ from aio_move_ugc.cli import HelpFormatter, build_parser, in_cli_words
 from aio_move_ugc.emulator import Emulator, EmulatorConfig
 from tests.bulk.test_bulk import make_videos
 from tests.cli.test_cli import Outcome, clean_env, run_cli
-from tests.conftest import FAST
+from tests.support import FAST
 
 JOB_ID = re.compile(r"job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Outcomes = tuple[dict[str, Outcome], dict[str, Any]]

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 DEFAULT_OUTPUTS = 7
 JOB_ID = re.compile(r"job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -29,6 +31,7 @@ def test_the_readme_starts_with_the_demo() -> None:
     assert [Path(last[0]).name, *last[1:]] == ["aio-move-ugc", "demo"]
 
 
+@pytest.mark.slow
 def test_the_demo_runs_the_whole_flow_in_a_clean_environment(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOVE_UGC_")}
     done = subprocess.run(

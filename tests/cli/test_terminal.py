@@ -16,13 +16,17 @@ import termios
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aio_move_ugc import AsyncMoveUgc, OutputType, SourceFormat, SourceIn
 from aio_move_ugc.bulk import JOURNAL_NAME
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.transfers import TransferConfig
 from tests.bulk.test_bulk import make_videos
 from tests.cli.test_cli import clean_env
-from tests.conftest import FAST
+from tests.support import FAST
+
+pytestmark = pytest.mark.slow
 
 COLUMNS = 80
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-B]|\x1b[=>78]")

@@ -22,7 +22,7 @@ from aio_move_ugc import (
 from aio_move_ugc._schema.operations import Operation, operation
 from aio_move_ugc.emulator import Emulator, RouteFaults
 
-from .conftest import inject_once
+from .support import inject_once
 
 Prepare = Callable[[AsyncMoveUgc], Awaitable[Any]]
 Call = Callable[[AsyncMoveUgc, Any], Awaitable[Any]]

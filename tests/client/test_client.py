@@ -19,9 +19,7 @@ from aio_move_ugc import (
 )
 from aio_move_ugc._client import API_KEY_ENV, DEFAULT_ENDPOINT_URL, ENDPOINT_ENV
 from aio_move_ugc.emulator import Emulator, RouteFaults
-from tests.conftest import FAST
-
-from .conftest import MakeClient
+from tests.support import FAST, MakeClient
 
 KEY = "k" * 24
 

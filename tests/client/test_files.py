@@ -11,7 +11,7 @@ from aio_move_ugc.emulator import Emulator
 
 from . import _paths as paths
 from ._paths import Case
-from .conftest import uploaded_file
+from .support import uploaded_file
 
 MISSING = "file-00000000-0000-4000-8000-000000000000"
 

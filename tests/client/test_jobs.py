@@ -20,7 +20,7 @@ from aio_move_ugc.emulator import Emulator, RouteFaults
 
 from . import _paths as paths
 from ._paths import Case
-from .conftest import finished_volume, singlecam_take
+from .support import finished_volume, singlecam_take
 
 MISSING = "job-00000000-0000-4000-8000-000000000000"
 MISSING_TAKE = "take-00000000-0000-4000-8000-000000000000"

@@ -20,7 +20,7 @@ from aio_move_ugc._schema.operations import (
 )
 from aio_move_ugc.emulator import Emulator
 
-from .conftest import singlecam_take
+from .support import singlecam_take
 
 CREATING = {
     "CreateFile": "file",

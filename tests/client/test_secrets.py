@@ -25,10 +25,10 @@ from aio_move_ugc import (
 from aio_move_ugc._schema.operations import operation
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from tests.chains import texts as chain_texts
-from tests.conftest import FAST
+from tests.support import FAST
 
 from ._paths import broken
-from .conftest import SEED, inject_once, singlecam_take
+from .support import SEED, inject_once, singlecam_take
 
 KEY = "sk-live-7Hq2VxN9pLw4Rt8Zk3Jd"
 WRONG_KEY = "sk-live-WRONG-0b1c2d3e4f5a6b"

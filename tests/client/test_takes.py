@@ -17,7 +17,7 @@ from aio_move_ugc.types import TakeType
 
 from . import _paths as paths
 from ._paths import Case
-from .conftest import finished_volume, singlecam_take, uploaded_file
+from .support import finished_volume, singlecam_take, uploaded_file
 
 MISSING = "take-00000000-0000-4000-8000-000000000000"
 MISSING_VOLUME = "volume-00000000-0000-4000-8000-000000000000"

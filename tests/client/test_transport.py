@@ -32,9 +32,10 @@ from aio_move_ugc import (
 )
 from aio_move_ugc._schema.operations import job_batch
 from aio_move_ugc.emulator import Emulator, RouteFaults
-from tests.conftest import FAST
+from aio_move_ugc.testing import EmulatorClock
+from tests.support import FAST, FAST_RETRY, MakeClient
 
-from .conftest import FAST_RETRY, MakeClient, inject_once, singlecam_take
+from .support import inject_once, singlecam_take
 
 
 def closed_port_url() -> str:
@@ -151,26 +152,28 @@ async def test_no_retries_when_told(emu: Emulator, make_client: MakeClient) -> N
 
 
 async def test_retry_after_is_capped_by_the_policy(emu: Emulator, make_client: MakeClient) -> None:
-    ugc = make_client(retry=RetryPolicy(max_retries=3, base_delay=5, max_retry_after=0.05))
+    clock = EmulatorClock(emu)
+    ugc = make_client(
+        retry=RetryPolicy(max_retries=3, base_delay=5, max_retry_after=0.05), clock=clock
+    )
     emu.set_faults("graphql", RouteFaults(rate_429=1.0))
-    started = time.monotonic()
     with pytest.raises(RateLimitError) as caught:
         await ugc.client.retrieve()
-    elapsed = time.monotonic() - started
     assert emu.stats.graphql_requests == 4 == emu.stats.faults["graphql 429"]
     assert caught.value.retry_after == 1.0
     assert caught.value.status == 429
-    assert elapsed < 0.9, "three waits of Retry-After: 1 would take 3 s; the cap is 0.05 s"
+    assert clock.slept == [0.05] * 3, "three waits of Retry-After: 1, each capped at 0.05 s"
 
 
 async def test_retry_after_is_honoured(emu: Emulator, make_client: MakeClient) -> None:
-    ugc = make_client(retry=RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001))
+    clock = EmulatorClock(emu)
+    ugc = make_client(
+        retry=RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001), clock=clock
+    )
     inject_once(emu, "429")
-    started = time.monotonic()
     await ugc.client.retrieve()
-    elapsed = time.monotonic() - started
     assert emu.stats.graphql_requests == 2
-    assert elapsed >= 0.95, "the server said Retry-After: 1; the drawn wait would be 1 ms"
+    assert clock.slept == [1.0], "the server said Retry-After: 1; the drawn wait would be 1 ms"
 
 
 async def test_reset_of_a_query_is_retried(emu: Emulator, ugc: AsyncMoveUgc) -> None:
@@ -206,11 +209,12 @@ async def test_connection_refused_is_retried_even_for_creates(make_client: MakeC
 
 async def test_read_timeout_of_a_query(emu: Emulator, make_client: MakeClient) -> None:
     ugc = make_client(timeout=Timeout(read=0.1), retry=replace(FAST_RETRY, max_retries=1))
-    emu.set_faults("graphql", RouteFaults(latency=0.5))
+    emu.set_faults("graphql", RouteFaults(latency=2.0))
     started = time.monotonic()
     with pytest.raises(APITimeoutError) as caught:
         await ugc.rigs.list()
-    assert time.monotonic() - started < 0.45
+    # Two tries of 0.1 s each; one answer waited for would alone take 2 s.
+    assert time.monotonic() - started < 1.0
     assert caught.value.operation_name == "ListRigs"
     assert emu.stats.graphql_requests == 2
 

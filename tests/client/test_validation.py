@@ -23,7 +23,7 @@ from aio_move_ugc import (
 from aio_move_ugc import _inputs as inputs
 from aio_move_ugc import _validation as check
 from aio_move_ugc.emulator import Emulator
-from tests.conftest import FAST
+from tests.support import FAST
 
 TAKE = "take-3f2a9c1e-0000-4000-8000-000000000001"
 FILE = "file-3f2a9c1e-0000-4000-8000-000000000002"

@@ -17,7 +17,7 @@ from aio_move_ugc.emulator import Emulator
 
 from . import _paths as paths
 from ._paths import Case
-from .conftest import LENS, camera_sources, finished_volume
+from .support import LENS, camera_sources, finished_volume
 
 MISSING = "volume-00000000-0000-4000-8000-000000000000"
 

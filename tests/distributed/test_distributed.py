@@ -14,7 +14,7 @@ import pytest
 
 from tests.distributed.harness import ROOT, run_scenario
 
-pytestmark = pytest.mark.temporal
+pytestmark = [pytest.mark.slow, pytest.mark.temporal]
 
 
 def test_import_stays_light() -> None:

@@ -29,7 +29,6 @@ INSTANT: dict[str, Any] = {
     "job_duration": 0.0,
     "output_lag": 0.0,
     "volume_duration": 0.0,
-    "output_size": 4096,
 }
 """Jobs and volumes end the moment they are created, so no block waits on a clock."""
 
@@ -88,6 +87,7 @@ def _pages_with_python() -> list[Path]:
 
 @pytest.mark.parametrize("page", _pages_with_python(), ids=_page_id)
 # The migration guide runs the official sync SDK, whose models still use pydantic v1 idioms.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:move_ugc")
 def test_python_blocks_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -128,6 +128,7 @@ def _pages_with_pytest_files() -> list[Path]:
     return [p for p in pages() if any(b.pytest_file for b in blocks(p))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", _pages_with_pytest_files(), ids=_page_id)
 def test_pytest_files_pass(page: Path, pytester: pytest.Pytester) -> None:
     files = [b for b in blocks(page) if b.pytest_file]

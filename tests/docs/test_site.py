@@ -44,6 +44,7 @@ def test_every_page_is_in_the_navigation() -> None:
     assert on_disk == in_nav
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
@@ -67,6 +68,7 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "Unreleased" in (site / "changelog" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_the_readme_first_example_type_checks(tmp_path: Path) -> None:
     first = next(b for b in blocks(README) if b.language == "python")
     example = tmp_path / "readme_first_example.py"

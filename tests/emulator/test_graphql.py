@@ -17,8 +17,9 @@ from graphql import build_client_schema, get_introspection_query
 
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.emulator._api import output_content
+from tests.support import MakeEmulator
 
-from .conftest import EmulatorFactory, GraphQLClient, dumps, storage_key
+from .support import GraphQLClient, dumps, storage_key
 
 REFERENCE = Path("/work/shared/reference/move-ugc-introspection.json")
 
@@ -619,10 +620,10 @@ async def test_clip_window_must_be_ordered(gql: GraphQLClient) -> None:
 
 
 # ---------------------------------------------------------------------------- job life cycle
-async def test_job_life_cycle(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
-) -> None:
-    async with make_emulator(job_queue_delay=0.1, job_duration=0.4, output_lag=0.4) as emu:
+async def test_job_life_cycle(make_emulator: MakeEmulator, session: aiohttp.ClientSession) -> None:
+    # Long phases stepped through on the emulator's clock: a busy machine's real seconds are
+    # a rounding error beside them.
+    async with make_emulator(job_queue_delay=30, job_duration=120, output_lag=60) as emu:
         gql = GraphQLClient(session, emu)
         job = await gql.singlecam_job(outputs=["MAIN_FBX", "RENDER_VIDEO"])
         assert job["state"] == "NOT_STARTED"
@@ -634,7 +635,7 @@ async def test_job_life_cycle(
             seen.append((view["state"], view["progress"]["percentageComplete"], view["outputs"]))
             if view["state"] == "FINISHED":
                 break
-            await asyncio.sleep(0.02)
+            emu.advance(2.0)
         states = [s for s, _, _ in seen]
         assert states[0] == "NOT_STARTED"
         assert "RUNNING" in states
@@ -649,6 +650,7 @@ async def test_job_life_cycle(
         finished = seen[-1][2]
         assert {o["format"] for o in finished} == {"MAIN_FBX", "RENDER_VIDEO"}
         assert all(o["file"]["presignedUrl"] is None for o in finished)
+        emu.advance(60)
         ready = await gql.wait_outputs(job["id"])
         assert [o["file"]["id"] for o in ready["outputs"]] == [o["file"]["id"] for o in finished]
         types = {o["format"]: o["file"]["type"] for o in ready["outputs"]}
@@ -672,7 +674,7 @@ async def test_job_life_cycle(
 
 
 async def test_advance_moves_a_job_without_waiting(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with make_emulator(job_queue_delay=60, job_duration=600, output_lag=60) as emu:
         gql = GraphQLClient(session, emu)
@@ -695,7 +697,7 @@ async def test_advance_moves_a_job_without_waiting(
 
 @pytest.mark.parametrize("outputs", [[], None, "omitted", [None]])
 async def test_default_outputs_singlecam(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession, outputs: Any
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession, outputs: Any
 ) -> None:
     async with make_emulator(job_queue_delay=0, job_duration=0, output_lag=0) as emu:
         gql = GraphQLClient(session, emu)
@@ -708,7 +710,7 @@ async def test_default_outputs_singlecam(
 
 
 async def test_requested_outputs_are_deduplicated(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with make_emulator(job_queue_delay=0, job_duration=0, output_lag=0) as emu:
         gql = GraphQLClient(session, emu)
@@ -720,7 +722,7 @@ async def test_requested_outputs_are_deduplicated(
         ]
 
 
-async def test_failed_job(make_emulator: EmulatorFactory, session: aiohttp.ClientSession) -> None:
+async def test_failed_job(make_emulator: MakeEmulator, session: aiohttp.ClientSession) -> None:
     async with make_emulator(failure_rate=1.0) as emu:
         gql = GraphQLClient(session, emu)
         job = await gql.singlecam_job()
@@ -875,7 +877,7 @@ async def test_bad_page_arguments(gql: GraphQLClient) -> None:
 
 # ------------------------------------------------------------------------- nested relations
 async def test_nested_relations(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with make_emulator(job_queue_delay=0, job_duration=0, output_lag=0) as emu:
         gql = GraphQLClient(session, emu)
@@ -1008,7 +1010,7 @@ async def test_webhook_upsert_rules(
 
 # ------------------------------------------------------------------------------- budgets
 async def test_hourly_request_budget(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with make_emulator(hourly_request_budget=3) as emu:
         gql = GraphQLClient(session, emu)

@@ -8,8 +8,9 @@ from typing import Any
 import aiohttp
 
 from aio_move_ugc.emulator import RouteFaults
+from tests.support import MakeEmulator
 
-from .conftest import EmulatorFactory, GraphQLClient, Receiver
+from .support import GraphQLClient, Receiver
 
 JOBS = 20
 LIST_JOBS = (
@@ -19,7 +20,7 @@ LIST_JOBS = (
 
 
 async def run(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession, seed: int
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession, seed: int
 ) -> dict[str, Any]:
     """One scripted session against a fresh emulator; everything observable that a seed decides."""
     seen: dict[str, Any] = {}
@@ -94,7 +95,7 @@ async def run(
 
 
 async def test_same_seed_same_run_other_seed_other_run(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     # The three runs overlap in time, which only makes their timings differ more.
     first, second, other = await asyncio.gather(

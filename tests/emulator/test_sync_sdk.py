@@ -34,8 +34,9 @@ with warnings.catch_warnings():
 from aio_move_ugc._schema import load_schema
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.emulator._api import output_content
+from tests.support import MakeEmulator
 
-from .conftest import EmulatorFactory, GraphQLClient, storage_key
+from .support import GraphQLClient, storage_key
 
 LENS = "goprohero10-2-7k"
 
@@ -160,7 +161,7 @@ def main(
 
 
 # ---------------------------------------------------------------------------------------------
-async def test_seed_workflow_runs_unchanged(make_emulator: EmulatorFactory, tmp_path: Path) -> None:
+async def test_seed_workflow_runs_unchanged(make_emulator: MakeEmulator, tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     video.write_bytes(os.urandom(300_000))
     move = tmp_path / "clip.move"
@@ -206,7 +207,7 @@ async def test_seed_workflow_runs_unchanged(make_emulator: EmulatorFactory, tmp_
 
 
 async def test_outputs_without_urls_break_the_sync_sdk(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     """During the readiness lag the service lists outputs whose presignedUrl is null.
 
@@ -482,7 +483,7 @@ def exercise_every_service(emu: Emulator) -> dict[str, Any]:
     return seen
 
 
-async def test_every_service_method(make_emulator: EmulatorFactory) -> None:
+async def test_every_service_method(make_emulator: MakeEmulator) -> None:
     # Instant jobs and volumes: every SDK call costs an introspection round trip and a schema
     # build on the client, so the walk through the services keeps its polling short.
     async with make_emulator(

@@ -24,8 +24,9 @@ from aio_move_ugc.emulator import (
     Variants,
     _limits,
 )
+from tests.support import MakeEmulator
 
-from .conftest import EmulatorFactory, GraphQLClient, Receiver
+from .support import GraphQLClient, Receiver
 from .test_graphql import CREATE_VOLUME, multicam_sources
 from .test_webhooks_delivery import subscribe
 
@@ -156,7 +157,7 @@ async def _finished_job(emu: Emulator, gql: GraphQLClient, outputs: list[str]) -
     ],
 )
 async def test_output_labels(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     labels: OutputLabels,
     expected: list[str],
@@ -198,7 +199,7 @@ def _seen(job: dict[str, Any]) -> list[tuple[str, bool]]:
     ],
 )
 async def test_readiness(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     readiness: Readiness,
     at_finish: list[tuple[str, bool]],
@@ -219,7 +220,7 @@ async def test_readiness(
 
 
 async def test_one_by_one_lists_one_more_output_per_step(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with make_emulator(**slow(Variants(readiness="one_by_one"))) as emu:
         gql = GraphQLClient(session, emu)
@@ -232,7 +233,7 @@ async def test_one_by_one_lists_one_more_output_per_step(
 
 
 async def test_a_failed_job_lists_no_outputs_in_any_readiness(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     for readiness in get_args(Readiness):
         async with make_emulator(**slow(Variants(readiness=readiness), failure_rate=1.0)) as emu:
@@ -286,7 +287,7 @@ def _check_throttled(
     ("throttling", "asked", "status", "error_type", "retry_after"), THROTTLE_SHAPES
 )
 async def test_an_injected_429_is_answered_in_the_variants_shape(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     throttling: Throttling,
     asked: str | None,
@@ -306,7 +307,7 @@ async def test_an_injected_429_is_answered_in_the_variants_shape(
     ("throttling", "asked", "status", "error_type", "retry_after"), THROTTLE_SHAPES
 )
 async def test_the_hourly_budget_is_enforced_in_the_variants_shape(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     throttling: Throttling,
     asked: str | None,
@@ -401,7 +402,7 @@ async def _metadata_of_everything(emu: Emulator, gql: GraphQLClient) -> dict[str
     ],
 )
 async def test_missing_metadata(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     mode: MissingMetadata,
     expected: dict[str, Any],
@@ -413,7 +414,7 @@ async def test_missing_metadata(
 
 @pytest.mark.parametrize("mode", get_args(MissingMetadata))
 async def test_given_metadata_reads_back_as_given_in_every_mode(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession, mode: MissingMetadata
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession, mode: MissingMetadata
 ) -> None:
     async with make_emulator(**slow(Variants(missing_metadata=mode))) as emu:
         gql = GraphQLClient(session, emu)
@@ -472,7 +473,7 @@ def test_the_emulator_refuses_a_port_out_of_range(port: int) -> None:
     ],
 )
 async def test_webhook_deliveries_follow_the_variant(
-    make_emulator: EmulatorFactory,
+    make_emulator: MakeEmulator,
     session: aiohttp.ClientSession,
     variants: Variants,
     outputs: list[str],

@@ -14,7 +14,9 @@ import aiohttp
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from .conftest import EmulatorFactory, GraphQLClient, Receiver
+from tests.support import MakeEmulator
+
+from .support import GraphQLClient, Receiver
 
 STARTED = "ugc.job.state.started"
 COMPLETED = "ugc.job.state.completed"
@@ -75,7 +77,7 @@ def check_payload(
 
 
 async def test_job_events_are_signed_with_the_generated_secret(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as receiver, make_emulator() as emu:
         gql = GraphQLClient(session, emu)
@@ -125,7 +127,7 @@ async def test_job_events_are_signed_with_the_generated_secret(
 
 
 async def test_caller_given_secret_signs_deliveries(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as receiver, make_emulator() as emu:
         gql = GraphQLClient(session, emu)
@@ -141,7 +143,7 @@ async def test_caller_given_secret_signs_deliveries(
 
 
 async def test_secret_changes_on_upsert(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as receiver, make_emulator() as emu:
         gql = GraphQLClient(session, emu)
@@ -156,7 +158,7 @@ async def test_secret_changes_on_upsert(
 
 
 async def test_failed_job_event(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as receiver, make_emulator(failure_rate=1.0) as emu:
         gql = GraphQLClient(session, emu)
@@ -172,7 +174,7 @@ async def test_failed_job_event(
 
 
 async def test_every_endpoint_gets_its_own_signature(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as one, Receiver() as two, make_emulator() as emu:
         gql = GraphQLClient(session, emu)
@@ -189,7 +191,7 @@ async def test_every_endpoint_gets_its_own_signature(
 
 
 async def test_failing_receiver_is_retried_until_it_accepts(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with (
         Receiver(drop_first=1, fail_first=2) as receiver,
@@ -210,9 +212,7 @@ async def test_failing_receiver_is_retried_until_it_accepts(
         assert emu.stats.webhook_attempts == 4
 
 
-async def test_retries_give_up(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
-) -> None:
+async def test_retries_give_up(make_emulator: MakeEmulator, session: aiohttp.ClientSession) -> None:
     delays = (0.02, 0.02, 0.02)
     async with (
         Receiver(fail_first=100) as receiver,
@@ -233,7 +233,7 @@ async def test_retries_give_up(
 
 
 async def test_events_are_sent_in_the_spelling_each_endpoint_subscribed_to(
-    make_emulator: EmulatorFactory, session: aiohttp.ClientSession
+    make_emulator: MakeEmulator, session: aiohttp.ClientSession
 ) -> None:
     subscriptions = {
         "short": ["job.state.completed"],

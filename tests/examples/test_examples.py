@@ -57,6 +57,7 @@ def served_outputs(emu: Emulator, job_id: str) -> dict[str, bytes]:
 
 
 # ------------------------------------------------------------------------------ scripts
+@pytest.mark.slow
 async def test_one_take_against_a_service_and_on_its_own(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -90,6 +91,30 @@ async def test_one_take_against_a_service_and_on_its_own(
     assert "no MOVE_UGC_ENDPOINT_URL: using the embedded emulator" in alone
     assert "outputs_ready: 7 outputs have download URLs" in alone
     assert len(list((tmp_path / "alone").iterdir())) == DEFAULT_OUTPUTS
+
+
+@pytest.mark.slow  # a subprocess that imports matplotlib and waits for a job: a few seconds
+async def test_plot_joint_reads_the_glb_and_plots_the_walk(tmp_path: Path) -> None:
+    (video,) = make_videos(tmp_path / "videos", 1)
+    code, output = await run_script(
+        "plot_joint.py", str(video), "--joint", "LeftFoot", "-o", "foot.png",
+        cwd=tmp_path, env=clean_env(),
+    )  # fmt: skip
+    assert code == 0, output
+    found = re.search(
+        r"LeftFoot: (\d+) keys over ([\d.]+) s, height ([\d.]+)\.\.([\d.]+) m", output
+    )
+    assert found is not None, output
+    keys, seconds, low, high = (float(g) for g in found.groups())
+    assert keys == 60  # the emulator's default: 2 s at 30 fps
+    assert seconds == pytest.approx(59 / 30, abs=0.01)
+    assert 0.0 < low < high < 0.5  # a foot near the ground that lifts while walking
+    assert (tmp_path / "foot.png").read_bytes().startswith(b"\x89PNG")
+    missing = await run_script(
+        "plot_joint.py", str(video), "--joint", "Tail", cwd=tmp_path, env=clean_env()
+    )
+    assert missing[0] != 0
+    assert "no node 'Tail'" in missing[1]
 
 
 async def test_bulk_takes_prints_each_result_and_a_summary(

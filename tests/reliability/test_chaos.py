@@ -15,6 +15,8 @@ from aio_move_ugc.bulk import JOURNAL_NAME
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
 from aio_move_ugc.transfers import TransferConfig
 
+pytestmark = pytest.mark.slow
+
 TAKES = 50
 OUTPUTS = (OutputType.MAIN_FBX, OutputType.RENDER_VIDEO, OutputType.MOTION_DATA)
 FAULTS = RouteFaults(rate_429=0.025, rate_500=0.025, rate_503=0.025, reset_rate=0.025)

@@ -8,9 +8,13 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
 from aio_move_ugc import AsyncMoveUgc, SourceIn
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.transfers import TransferConfig
+
+pytestmark = pytest.mark.slow
 
 
 def _open_fds() -> int:

@@ -39,7 +39,7 @@ from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.testing import EmulatorThread
 from aio_move_ugc.transfers import part_paths
 from tests.chains import texts
-from tests.conftest import FAST
+from tests.support import FAST
 
 MiB = 1 << 20
 SIGNATURE_MARKS = ("Signature=", "x-amz-security-token", "AWSAccessKeyId=")

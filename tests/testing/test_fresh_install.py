@@ -10,7 +10,11 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
+
 from ._user_tests import ANYIO, ASYNC_FLOW, INI_AUTO, UNUSED
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 600.0

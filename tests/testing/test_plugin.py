@@ -6,6 +6,8 @@ import pytest
 
 from ._user_tests import ANYIO, ASYNC_FLOW, CONFIGURED, ENV_SYNC, INI_AUTO, INI_STRICT, UNUSED
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 240.0
 """Seconds a subprocess run of pytest may take before the test fails."""
 

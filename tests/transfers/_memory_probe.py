@@ -5,9 +5,11 @@ Run from the repository root:
     python -m tests.transfers._memory_probe SIZE WORKDIR
 
 It starts the emulator in a second process (`... _memory_probe --serve ROOT`), so that only the
-client's memory is measured; warms the client up with a small round trip; then uploads a sparse
-file of SIZE bytes and downloads it again. It prints one JSON line: the peak resident set size
-(`VmHWM`) before and after the large transfers, in KiB, and what it moved.
+client's memory is measured; warms the client up with a small round trip; then a round trip of a
+sparse file of SIZE/4 bytes (the baseline: every buffer, thread and connection a transfer uses
+is in place after it), then one of SIZE bytes. It prints one JSON line: the peak resident set
+size (`VmHWM`) after the warm-up, after the baseline and after the large round trip, in KiB, and
+what it moved. Memory that does not grow with size grows little from the baseline on.
 """
 
 from __future__ import annotations
@@ -42,17 +44,22 @@ async def serve(root: Path) -> None:
 async def round_trip(where: dict[str, str], size: int, workdir: Path) -> dict[str, Any]:
     from aio_move_ugc import AsyncMoveUgc
 
-    small, large = workdir / "small.mp4", workdir / "large.mp4"
+    small, base, large = workdir / "small.mp4", workdir / "base.mp4", workdir / "large.mp4"
     async with AsyncMoveUgc(where["api_key"], endpoint_url=where["endpoint_url"]) as ugc:
         warm = await ugc.files.upload(small)
         await ugc.files.download(warm.id, workdir / "small.back.mp4")
-        before = peak_rss_kib()
+        warmed = peak_rss_kib()
+        record = await ugc.files.upload(base)
+        await ugc.files.download(record.id, workdir / "base.back.mp4")
+        baseline = peak_rss_kib()
         record = await ugc.files.upload(large)
         back = await ugc.files.download(record.id, workdir / "large.back.mp4")
         after = peak_rss_kib()
     return {
-        "before_kib": before,
+        "warmed_kib": warmed,
+        "baseline_kib": baseline,
         "after_kib": after,
+        "baseline_size": (await anyio.Path(base).stat()).st_size,
         "uploaded": size,
         "downloaded": (await anyio.Path(back).stat()).st_size,
     }
@@ -60,8 +67,9 @@ async def round_trip(where: dict[str, str], size: int, workdir: Path) -> dict[st
 
 def measure(size: int, workdir: Path) -> dict[str, Any]:
     (workdir / "small.mp4").write_bytes(b"warm-up " * 100_000)
-    with (workdir / "large.mp4").open("wb") as handle:
-        handle.truncate(size)  # sparse: reading it costs no disk
+    for name, length in (("base.mp4", size // 4), ("large.mp4", size)):
+        with (workdir / name).open("wb") as handle:
+            handle.truncate(length)  # sparse: reading it costs no disk
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.transfers._memory_probe", "--serve", str(workdir / "emu")],
         stdin=subprocess.PIPE,
@@ -76,7 +84,7 @@ def measure(size: int, workdir: Path) -> dict[str, Any]:
         if server.stdin is not None:
             server.stdin.close()
         server.wait(timeout=30)
-        for leftover in workdir.glob("large*"):  # a gibibyte or two: do not leave it behind
+        for leftover in [*workdir.glob("large*"), *workdir.glob("base*")]:  # GiB: not left
             leftover.unlink()
 
 

@@ -20,16 +20,9 @@ from aio_move_ugc import (
 )
 from aio_move_ugc.emulator import Emulator, RouteFaults
 from aio_move_ugc.transfers import TransferConfig, part_paths, upload_file
+from tests.support import MakeClient, MakeEmulator, MiB
 
-from .conftest import (
-    MakeClient,
-    MakeEmulator,
-    MiB,
-    faults_hitting,
-    random_file,
-    sha256_of,
-    storage_requests,
-)
+from .support import faults_hitting, random_file, sha256_of, storage_requests
 
 SMALL_PARTS = TransferConfig(part_size=MiB, parts_in_flight=2, max_retries=0)
 SIZE = 12 * MiB + 12345

@@ -14,8 +14,9 @@ from aiohttp import web
 from aio_move_ugc import AsyncMoveUgc, IntegrityError, StorageError
 from aio_move_ugc.transfers import TransferConfig, part_paths
 from aio_move_ugc.transfers.download import Downloader
+from tests.support import MakeClient, MakeEmulator, MiB
 
-from .conftest import MakeClient, MakeEmulator, MiB, faults_hitting, random_file, sha256_of
+from .support import faults_hitting, random_file, sha256_of
 from .test_download import SIZE, SMALL_PARTS, assert_landed, download_url_of, uploaded
 
 ReadBack = list[int]

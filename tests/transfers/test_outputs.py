@@ -18,8 +18,9 @@ from aio_move_ugc import (
 )
 from aio_move_ugc.emulator import Emulator, Variants
 from aio_move_ugc.transfers import TransferConfig, output_filename
+from tests.support import MakeClient, MakeEmulator, MiB
 
-from .conftest import MakeClient, MakeEmulator, MiB, random_file
+from .support import random_file
 
 SINGLECAM_SUFFIXES = {
     "RENDER_VIDEO": ".mp4",

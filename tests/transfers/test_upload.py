@@ -10,17 +10,9 @@ import pytest
 from aio_move_ugc import AsyncMoveUgc, IntegrityError, InvalidInputError, StorageError
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.transfers import TransferConfig
+from tests.support import MakeClient, MakeEmulator, MiB
 
-from .conftest import (
-    MakeClient,
-    MakeEmulator,
-    MiB,
-    faults_hitting,
-    random_file,
-    sha256_of,
-    storage_requests,
-    stored_sha256,
-)
+from .support import faults_hitting, random_file, sha256_of, storage_requests, stored_sha256
 
 
 def assert_nothing_sent(emu: Emulator) -> None:
