@@ -8,6 +8,7 @@ shares one budget between every machine of a Temporal cluster.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from math import inf
@@ -57,7 +58,10 @@ class RateBudget:
         # Monotonic seconds (what asyncio's loop clock reads too), so `remaining` and
         # `delay()` also answer outside a running loop.
         self._sent: deque[float] = deque()
-        self._lock = anyio.Lock()
+        # A thread lock, held only while counting (never across an await): one budget may
+        # serve a client used from several event loops at once, in several threads, where a
+        # lock of one loop would leave the others waiting for ever.
+        self._lock = threading.Lock()
 
     def _forget_old(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - self.window:
@@ -79,7 +83,10 @@ class RateBudget:
 
     async def acquire(self) -> None:
         """Wait until one more request fits in the window, then count it."""
-        async with self._lock:
-            while (wait := self.delay()) > 0:  # noqa: ASYNC110 - time, not an event, frees room
-                await anyio.sleep(wait)
-            self._sent.append(time.monotonic())
+        while True:
+            with self._lock:
+                wait = self.delay()
+                if wait <= 0:
+                    self._sent.append(time.monotonic())
+                    return
+            await anyio.sleep(wait)

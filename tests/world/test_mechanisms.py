@@ -1,12 +1,14 @@
 """The mechanisms the hostile world's findings were fixed at, each over generated cases: Retry-After
 in both forms, server text scrubbed wherever a secret stands in it, distinct local names for
-outputs, aclose() waking a back-off, and a dropped client that logs nothing at ERROR."""
+outputs, aclose() waking a back-off, a dropped client that logs nothing at ERROR, and one client
+in two event loops at once."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import threading
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -19,6 +21,7 @@ from aio_move_ugc import AsyncMoveUgc, ClientClosedError, OutputType, RetryPolic
 from aio_move_ugc._redact import scrub_text
 from aio_move_ugc._retry import retry_after_from
 from aio_move_ugc.emulator import Emulator, EmulatorConfig, Hostility, RouteFaults
+from aio_move_ugc.testing import EmulatorThread
 from aio_move_ugc.transfers.outputs import OutputLabel, distinct_targets
 
 from ..conftest import FAST
@@ -105,3 +108,26 @@ async def test_a_client_dropped_without_aclose_logs_nothing_at_error(
         gc.collect()
         await asyncio.sleep(0.05)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_one_client_serves_two_event_loops_at_once_budget_included() -> None:
+    # Two threads, each with its own asyncio.run, share one client and its rate budget: both
+    # finish (a lock of one loop left the other waiting for ever).
+    with EmulatorThread(FAST) as server:
+        ugc = AsyncMoveUgc(server.api_key, endpoint_url=server.endpoint_url, rate_limit=1000)
+        done: list[str] = []
+
+        def run() -> None:
+            async def calls() -> None:
+                await asyncio.gather(*[ugc.client.retrieve() for _ in range(20)])
+
+            asyncio.run(calls())
+            done.append("ok")
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+        assert done == ["ok", "ok"]
+        assert ugc.requests_sent == 40
