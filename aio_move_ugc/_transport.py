@@ -380,7 +380,9 @@ class GraphQLTransport:
         request_id: str | None = None
         failure: str | None = None
         try:
-            data, status, request_id = await self._exchange(session, operation, body, decode)
+            # aclose() ends a request wherever it waits, with ClientClosedError.
+            async with self._closer.guard(f"{operation.name} was under way"):
+                data, status, request_id = await self._exchange(session, operation, body, decode)
             return data
         except BaseException as exc:
             failure = type(exc).__name__

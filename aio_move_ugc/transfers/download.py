@@ -270,7 +270,10 @@ class Downloader:
         `TransferEvent` handed to the client's `on_transfer` hook.
         """
         try:
-            await self._run()
+            # aclose() ends the download wherever it waits (a read, a part, a back-off) with
+            # ClientClosedError, whatever aiohttp would make of the closed session.
+            async with self.ctx.closer.guard(f"the download of {self.dest.name} was under way"):
+                await self._run()
         except BaseException as exc:
             self.meter.end(exc)
             raise

@@ -263,13 +263,16 @@ async def upload_file(
             return url
 
     try:
-        verified = await with_fresh_urls(
-            to,
-            url,
-            refresh=fresh,
-            max_refreshes=ctx.transfer_config.max_url_refreshes,
-            what=f"the upload of {path.name}",
-        )
+        # aclose() ends the upload wherever it waits (a read, a back-off) with
+        # ClientClosedError, whatever aiohttp would make of the closed session.
+        async with ctx.closer.guard(f"the upload of {path.name} was under way"):
+            verified = await with_fresh_urls(
+                to,
+                url,
+                refresh=fresh,
+                max_refreshes=ctx.transfer_config.max_url_refreshes,
+                what=f"the upload of {path.name}",
+            )
     except BaseException as exc:
         meter.end(exc)
         raise

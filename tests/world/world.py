@@ -453,11 +453,21 @@ class Run:
             except BaseException as exc:
                 outcome.append(exc)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(download)
-            while self.requests() < target_requests and not outcome:  # noqa: ASYNC110
-                await asyncio.sleep(0.0005)
-            await ugc.aclose()
+        task = asyncio.ensure_future(download())
+        while self.requests() < target_requests and not outcome:  # noqa: ASYNC110
+            await asyncio.sleep(0.0005)
+        await ugc.aclose()
+        await asyncio.wait([task], timeout=CLOSE_LIMIT)
+        if not task.done():
+            frames = "\n\n".join(
+                "\n".join(_awaiting(t.get_coro())) for t in _other_tasks() if t is not task
+            )
+            frames = "\n".join(_awaiting(task.get_coro())) + "\n--- others:\n" + frames
+            task.cancel()
+            await asyncio.wait([task])
+            raise WorldBroken(
+                f"a download did not end within {CLOSE_LIMIT} s of aclose():\n{frames}"
+            )
         error = outcome[0] if outcome else None
         if error is not None:
             self.seen.errors.append(error)
@@ -526,6 +536,18 @@ FLOW_METHODS: dict[str, Callable[[Run, AsyncMoveUgc], Awaitable[None]]] = {
 }
 
 
+def _awaiting(coro: Any) -> list[str]:
+    """Where a suspended coroutine waits: each frame of its chain of awaits."""
+    found: list[str] = []
+    while coro is not None and len(found) < 80:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            found.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    found.append(repr(coro))
+    return found
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -542,6 +564,8 @@ def _other_tasks() -> set[asyncio.Task[Any]]:
     }
 
 
+CLOSE_LIMIT = 5.0
+"""Real seconds a transfer may take to end once its client is closed."""
 REAL_TIME_LIMIT = 60.0
 """Real seconds a world may take before it counts as hung (a loop that spins or waits)."""
 
