@@ -100,9 +100,9 @@ class AsyncMoveUgc:
             session, e.g. `aio_move_ugc.testing.InProcessTransport(emulator)` for tests where
             the wire is not the point (retries, budget and error mapping work as ever).
 
-    `MOVE_UGC_LOG=info` (or `debug`) in the environment makes the client log every request and
-    every finished transfer to stderr (one handler on the `aio_move_ugc` logger, installed
-    once).
+    `MOVE_UGC_LOG=info` (or `debug`, `1`, `warning`...) in the environment makes the client log
+    every request and every finished transfer to stderr (one handler on the `aio_move_ugc`
+    logger, installed once).
 
     Bad values raise `ConfigurationError` here, before anything is sent. One client owns one
     aiohttp session for the API and one for storage (so the API key never reaches the

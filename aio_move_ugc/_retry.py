@@ -6,7 +6,9 @@
   explicitly instead of waiting.
 - `is_transient_api` / `is_ambiguous_api` / `is_transient_storage`: what is worth another try,
   and which failures of a create leave its outcome unknown.
-- `create_with_lookup`: a create whose outcome is unknown is looked up before it is tried again.
+- `create_with_lookup`: a create whose outcome is unknown is looked up before it is tried again
+  (or, given a window, looked for over that window and never tried again); `find_eventually`
+  looks for something a lagging list query may not show yet.
 - `with_fresh_urls`: a transfer step that refreshes an expired presigned URL a bounded number of
   times, and restarts from scratch (once) when the object changed under it.
 
@@ -21,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import backoff
@@ -39,6 +41,9 @@ from ._exceptions import (
     StorageError,
     URLExpiredError,
 )
+
+if TYPE_CHECKING:
+    from ._clock import Clock
 
 log = logging.getLogger("aio_move_ugc.retry")
 
@@ -256,6 +261,8 @@ async def create_with_lookup(
     *,
     attempts: int = CREATE_ATTEMPTS,
     before: Callable[[], Awaitable[object]] | None = None,
+    window: float | None = None,
+    clock: Clock | None = None,
 ) -> T:
     """Create something at most once: when a create's outcome is unknown, `lookup()` looks for
     what it may have made, and only if it finds nothing is the create tried again.
@@ -264,6 +271,11 @@ async def create_with_lookup(
     unused duplicate of which does no harm). `before()` is awaited before each create (to
     journal the intent). A create that timed out may still be running on the server: then
     the lookup proves nothing and the error is raised for a later run to look again.
+
+    With a `window` (seconds of `clock`), one empty answer is not taken as proof: list queries
+    can lag behind a write, so the lookup is tried again until the window has passed, and
+    when nothing has turned up the `OutcomeUnknownError` is raised: the create is never sent
+    a second time (a later run looks again, and creates only then).
     """
     for attempt in range(1, attempts + 1):
         if before is not None:
@@ -272,6 +284,16 @@ async def create_with_lookup(
             return await create()
         except OutcomeUnknownError as exc:
             if lookup is not None:
+                if window is not None and clock is not None:
+                    found = await find_eventually(lookup, window=window, clock=clock)
+                    if found is not None:
+                        return found
+                    log.warning(
+                        "%s: the outcome is still unknown after %.1f s of lookups",
+                        exc.operation_name,
+                        window,
+                    )
+                    raise
                 found = await lookup()
                 if found is not None:
                     return found
@@ -281,6 +303,30 @@ async def create_with_lookup(
                 raise
             log.info("creating again: the last try was not applied (%s)", exc.operation_name)
     raise AssertionError("unreachable")
+
+
+LOOKUP_PAUSES = (0.25, 0.5, 1.0, 2.0)
+"""Pauses between the lookups of `find_eventually` (the last one repeats)."""
+
+
+async def find_eventually(
+    lookup: Callable[[], Awaitable[T | None]], *, window: float, clock: Clock
+) -> T | None:
+    """`lookup()` until it finds something or `window` seconds of `clock` have passed (at least
+    once, and once more at the end of the window): what a create made can take a few seconds
+    to show in a list query."""
+    deadline = clock.now() + window
+    pauses = iter(LOOKUP_PAUSES)
+    pause = LOOKUP_PAUSES[0]
+    while True:
+        found = await lookup()
+        if found is not None:
+            return found
+        left = deadline - clock.now()
+        if left <= 0:
+            return None
+        pause = next(pauses, pause)
+        await clock.sleep(min(pause, left))
 
 
 async def with_fresh_urls(

@@ -36,7 +36,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._ratelimit import RateBudget
-from ._redact import Secret, scrub, scrub_text
+from ._redact import Secret, key_fingerprint, scrub, scrub_text
 from ._retry import Retrier, is_ambiguous_api, is_transient_api, retry_after_from
 from ._schema.operations import Operation
 from ._sessions import Closer, LoopSessions
@@ -282,6 +282,10 @@ class GraphQLTransport:
 
     def __repr__(self) -> str:
         return f"GraphQLTransport(endpoint_url={self.endpoint_url!r})"
+
+    def account(self) -> str:
+        """A one-way fingerprint of the API key (`key_fingerprint`): never the key."""
+        return key_fingerprint(self._api_key.get_secret_value())
 
     def is_closed(self) -> bool:
         return self._closed or self._client_closed()

@@ -7,8 +7,9 @@ the environment.
 - `TransferEvent`: handed to `AsyncMoveUgc(on_transfer=...)` once per file uploaded or
   downloaded, as the transfer ends (done, failed or cancelled): the local file's name, the
   bytes, the storage requests, retries and URL refreshes it took; never a URL or a path.
-- `MOVE_UGC_LOG=info|debug`: read by `log_from_env()`, which `AsyncMoveUgc()` calls; it puts one
-  stderr handler on the `aio_move_ugc` logger. Importing the package configures no logging.
+- `MOVE_UGC_LOG=info|debug|warning|...`: read by `log_from_env()`, which `AsyncMoveUgc()`
+  calls; it puts one stderr handler on the `aio_move_ugc` logger. Importing the package
+  configures no logging.
 
 This module imports nothing of the package, so any layer may use it.
 """
@@ -23,8 +24,21 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 
 LOG_ENV = "MOVE_UGC_LOG"
-LOG_LEVELS = {"info": logging.INFO, "debug": logging.DEBUG}
-"""The values `MOVE_UGC_LOG` accepts (any case); empty or unset means no handler is installed."""
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+"""The level names `MOVE_UGC_LOG` accepts (any case), as `logging` spells them; the numbers
+`logging` gives them (10 to 50) are accepted too."""
+LOG_ON = frozenset({"1", "true", "yes", "on"})
+"""Switches that mean "log": at INFO, where every request and transfer shows."""
+LOG_OFF = frozenset({"", "0", "false", "no", "off", "none"})
+"""Values that mean "no logging" (as unset: no handler is installed)."""
 LOGGER_NAME = "aio_move_ugc"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -183,16 +197,26 @@ def install_stderr_logging(level: int) -> logging.Handler:
 
 
 def log_level_from_env(environ: dict[str, str] | None = None) -> int | None:
-    """The level `MOVE_UGC_LOG` asks for, None when unset or empty.
+    """The level `MOVE_UGC_LOG` asks for, None when unset, empty or switched off (`0`, `off`,
+    `false`...).
 
-    Raises `ValueError` for any other value (the client turns it into `ConfigurationError`).
+    A level's name in any case (`info`, `WARN`, `debug`...), its number (`20`), or a switch
+    that means "on" (`1`, `true`, `yes`: INFO). Raises `ValueError` for anything else (the
+    client turns it into `ConfigurationError`).
     """
     raw = (os.environ if environ is None else environ).get(LOG_ENV, "").strip().lower()
-    if not raw:
+    if raw in LOG_OFF:
         return None
-    if raw not in LOG_LEVELS:
-        raise ValueError(f"{LOG_ENV} must be one of {', '.join(LOG_LEVELS)}, not {raw[:20]!r}")
-    return LOG_LEVELS[raw]
+    if raw in LOG_ON:
+        return logging.INFO
+    if raw in LOG_LEVELS:
+        return LOG_LEVELS[raw]
+    if raw.isdigit() and int(raw) in LOG_LEVELS.values():
+        return int(raw)
+    raise ValueError(
+        f"{LOG_ENV} must be a level (debug, info, warning, error, critical), "
+        f"1 or 0, not {raw[:20]!r}"
+    )
 
 
 def log_from_env() -> None:

@@ -1,5 +1,5 @@
 """OpenTelemetry spans of the client's GraphQL requests and file transfers
-(`pip install 'aio-move-ugc[otel]'`).
+(the `otel` extra: `pip install -e '.[otel]'` in a checkout).
 
 ```python
 from aio_move_ugc import AsyncMoveUgc
@@ -37,7 +37,8 @@ try:
     from opentelemetry import trace
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "aio_move_ugc.otel needs OpenTelemetry: pip install 'aio-move-ugc[otel]'"
+        "aio_move_ugc.otel needs OpenTelemetry, the otel extra: "
+        "pip install -e '.[otel]' in a checkout of aio-move-ugc"
     ) from exc
 
 if TYPE_CHECKING:

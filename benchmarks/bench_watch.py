@@ -111,7 +111,11 @@ async def _seed(
             job = await ugc.jobs.retrieve(job_id, expand=["outputs"])
             requests += 1
             state = job.current_state
-            if state in TERMINAL_FAILED or (state == JobState.FINISHED and job.outputs_ready):
+            if state in TERMINAL_FAILED or (
+                state == JobState.FINISHED
+                and bool(job.outputs)
+                and all(o.file.presigned_url for o in job.outputs or [])
+            ):
                 continue
             still.append(job_id)
         rounds.append(len(pending))

@@ -14,7 +14,7 @@ import pytest
 from aio_move_ugc import AsyncMoveUgc
 from aio_move_ugc.emulator import VARIANTS, Emulator, EmulatorConfig, Variants
 from aio_move_ugc.testing import EmulatorClock
-from tests.support import FAST, FAST_RETRY, SLOW_CALLBACK, MakeClient, MakeEmulator
+from tests.support import FAST, FAST_RETRY, MakeClient, MakeEmulator, slow_callback
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -76,7 +76,7 @@ async def make_emulator() -> AsyncIterator[MakeEmulator]:
     The test's loop runs in debug mode, so a callback that blocks it fails the test."""
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_CALLBACK
+    loop.slow_callback_duration = slow_callback()
     started: list[Emulator] = []
 
     def make(config: EmulatorConfig | None = None, **settings: Any) -> _Start:

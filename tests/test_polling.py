@@ -8,8 +8,11 @@ every count below is exact.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import os
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,16 +27,19 @@ from aio_move_ugc import (
     AsyncMoveUgc,
     BulkItem,
     CameraSettings,
+    GraphQLResponseError,
     JobState,
+    NotFoundError,
+    OutputMissingError,
     OutputType,
     PollPolicy,
     RetryPolicy,
     SourceFormat,
     SourceIn,
 )
-from aio_move_ugc.emulator import Emulator, EmulatorConfig, RouteFaults
+from aio_move_ugc.emulator import Emulator, EmulatorConfig, RecordFault, RouteFaults
 from aio_move_ugc.testing import EmulatorClock
-from aio_move_ugc.watch import Poller
+from aio_move_ugc.watch import SETTLE_MIN, Looks, Poller
 
 from .support import FAST
 
@@ -217,6 +223,85 @@ async def test_polling_that_keeps_failing_gives_up_after_the_same_number_of_roun
     assert min(env.clock.sleeps[-(MAX_FAILURES - 1) :]) >= PollPolicy().interval
 
 
+def _only_record(env: Env) -> str:
+    """The job polled (or, with none, the volume): one per test, made by the surface's setup."""
+    (record_id,) = list(env.emu.state.jobs) or list(env.emu.state.volumes)
+    return record_id
+
+
+def _fail_record(env: Env, fault: RecordFault) -> Arm:
+    return lambda: env.emu.fail_record(_only_record(env), fault)
+
+
+def _finished(surface: str, outcome: Any) -> None:
+    if surface == "bulk.run":
+        assert outcome.ok
+        assert set(outcome.outputs) == {OutputType.MAIN_FBX}
+    else:
+        state = outcome.state if surface == "volumes.wait" else outcome.current_state
+        assert state == JobState.FINISHED
+
+
+TRANSIENT_FAULTS = {
+    "lambda fault at the alias": RecordFault(error_type="Lambda:Unhandled"),
+    "dynamodb fault inside the fields": RecordFault(
+        field="progress", error_type="DynamoDB:ProvisionedThroughputExceededException"
+    ),
+    "throttled inside the fields": RecordFault(field="progress", error_type="ThrottlingException"),
+}
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT_FAULTS))
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_a_transient_error_about_one_record_is_retried_within_the_limit(
+    env: Env, surface: str, fault: str
+) -> None:
+    """AppSync's partial errors (HTTP 200, an error whose path leads to the record, null data
+    there) of a transient type are failed looks, tried again: never "not found", never fatal
+    short of `max_failures` looks in a row."""
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = replace(TRANSIENT_FAULTS[fault], times=MAX_FAILURES - 1)
+
+    outcome = await follow(env, target, _fail_record(env, injected))
+
+    _finished(surface, outcome)
+    assert env.emu.stats.faults[f"record {injected.error_type}"] == MAX_FAILURES - 1
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT_FAULTS))
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_a_transient_error_about_one_record_ends_its_wait_at_the_limit(
+    env: Env, surface: str, fault: str
+) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = TRANSIENT_FAULTS[fault]
+
+    with pytest.raises(GraphQLResponseError) as caught:
+        await follow(env, target, _fail_record(env, injected))
+
+    assert not isinstance(caught.value, NotFoundError), "a record that exists is not unknown"
+    assert _only_record(env) in str(caught.value)
+    assert env.emu.stats.faults[f"record {injected.error_type}"] == MAX_FAILURES
+
+
+@pytest.mark.parametrize("field", [None, "progress"])
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_an_error_about_one_record_that_will_not_pass_ends_its_wait_at_once(
+    env: Env, surface: str, field: str | None
+) -> None:
+    setup, follow = SURFACES[surface]
+    target = await setup(env)
+    injected = RecordFault(field=field, error_type="BadRequestException", message="no")
+
+    with pytest.raises(GraphQLResponseError) as caught:
+        await follow(env, target, _fail_record(env, injected))
+
+    assert not isinstance(caught.value, NotFoundError)
+    assert env.emu.stats.faults["record BadRequestException"] == 1
+
+
 @pytest.mark.parametrize("surface", list(SURFACES))
 async def test_polling_survives_failing_rounds_short_of_the_limit(env: Env, surface: str) -> None:
     setup, follow = SURFACES[surface]
@@ -225,12 +310,7 @@ async def test_polling_survives_failing_rounds_short_of_the_limit(env: Env, surf
     outcome = await follow(env, target, lambda: env.fail_polling_from_now(MAX_FAILURES - 1))
 
     assert env.emu.stats.faults["graphql 500"] == MAX_FAILURES - 1
-    if surface == "bulk.run":
-        assert outcome.ok
-        assert set(outcome.outputs) == {OutputType.MAIN_FBX}
-    else:
-        state = outcome.state if surface == "volumes.wait" else outcome.current_state
-        assert state == JobState.FINISHED
+    _finished(surface, outcome)
 
 
 async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
@@ -246,7 +326,8 @@ async def test_a_ten_minute_job_costs_at_most_thirty_requests_with_the_defaults(
             job = await ugc.jobs.wait(job_id)
             polls = emu.stats.operations.get("GetJobs", 0) - before
 
-    assert job.outputs_ready
+    assert job.outputs
+    assert all(o.file.presigned_url for o in job.outputs)
     assert polls <= 30, polls
     assert sum(clock.sleeps) >= 610, "the job took its ten minutes of emulated time"
     # Progress changed at every poll, yet the pause kept growing to its ceiling.
@@ -289,14 +370,12 @@ class SlowAnswers:
         self.time += seconds
         await anyio.lowlevel.checkpoint()
 
-    async def fetch(
-        self, _ctx: object, batch: list[str]
-    ) -> tuple[list[tuple[str, str]], list[str]]:
+    async def fetch(self, _ctx: object, batch: list[str]) -> Looks[str]:
         self.starts.append(self.time)
         self.time += self.answer_time
         if self.failing:
             raise APIStatusError("busy", status=503)
-        return [(item, item) for item in batch], []
+        return Looks(found={item: item for item in batch})
 
 
 async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
@@ -304,7 +383,7 @@ async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
     poller = Poller(env, PollPolicy(interval=1.0, max_interval=4.0), env.fetch)  # type: ignore[arg-type]
     for _ in range(3):
         assert await poller.round(["a", "b"]) is not None
-        await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+        await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert await poller.round(["a"]) is not None
     # A slow answer does not push every later look back by its own duration...
     assert [round(b - a, 6) for a, b in zip(env.starts, env.starts[1:], strict=False)] == [1.0] * 3
@@ -312,10 +391,158 @@ async def test_a_pause_runs_from_one_rounds_start_to_the_next() -> None:
     # ...and after a failed round, the whole pause runs from its end.
     env.failing = True
     assert await poller.round(["a"]) is None
-    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert env.sleeps[-1] == 1.0
     # An answer slower than the pause: the next round starts at once, never before it ends.
     env.failing, env.answer_time = False, 1.5
     assert await poller.round(["a"]) is not None
-    await poller.sleep(poller.pause(since_change=0.0, requests_per_round=1))
+    await poller.sleep(poller.pause(since=0.0, requests_per_round=1))
     assert env.sleeps[-1] == 0.0
+
+
+async def _paced_wait(tmp_path: Path, queue: float, duration: float) -> tuple[int, RoundClock]:
+    config = EmulatorConfig(job_queue_delay=queue, job_duration=duration, output_lag=5.0)
+    async with Emulator(config) as emu:
+        clock = RoundClock(emu)
+        async with AsyncMoveUgc(emu.api_key, endpoint_url=emu.endpoint_url, clock=clock) as ugc:
+            job_id = await _job(Env(emu, ugc, clock, tmp_path))
+            before = emu.stats.operations.get("GetJobs", 0)
+            await ugc.jobs.wait(job_id)
+            return emu.stats.operations.get("GetJobs", 0) - before, clock
+
+
+@pytest.mark.parametrize(
+    ("queue", "duration", "most"),
+    [(10.0, 600.0, 30), (300.0, 600.0, 40), (120.0, 600.0, 40), (600.0, 600.0, 40)],
+)
+async def test_the_pace_holds_for_the_whole_life_of_a_job_queue_included(
+    tmp_path: Path, queue: float, duration: float, most: int
+) -> None:
+    """A job starting does not reset the pace: a 5-minute queue then a 10-minute run costs
+    at most 40 requests with the defaults (a 10-minute job alone at most 30)."""
+    polls, clock = await _paced_wait(tmp_path, queue, duration)
+
+    assert polls <= most, polls
+    assert sum(clock.sleeps) >= queue + duration, "the job took its emulated time"
+
+
+async def test_retrieve_many_asks_fifty_jobs_a_request(env: Env) -> None:
+    first = await _job(env)
+    take = (await env.ugc.jobs.retrieve(first, expand=["take"])).take
+    assert take is not None
+    others = await asyncio.gather(*(env.ugc.jobs.create_singlecam(take.id) for _ in range(100)))
+    ids = [first, *(job.id for job in others)]
+    unknown = "job-00000000-0000-4000-8000-000000000000"
+    before = env.emu.stats.operations.get("GetJobs", 0)
+
+    jobs = await env.ugc.jobs.retrieve_many([*ids, ids[0]])
+    asked = env.emu.stats.operations.get("GetJobs", 0) - before
+    assert list(jobs) == ids
+    assert asked == 3  # ceil(101 / 50)
+
+    jobs = await env.ugc.jobs.retrieve_many([unknown, *ids[:10]])
+    # An unknown id nulls its batch's answer: that batch is asked again without it.
+    assert env.emu.stats.operations.get("GetJobs", 0) - before - asked == 2
+    assert list(jobs) == ids[:10]
+    assert await env.ugc.jobs.retrieve_many([]) == {}
+
+
+async def test_retrieve_many_raises_an_error_about_one_job(env: Env) -> None:
+    job_id = await _job(env)
+    env.emu.fail_record(job_id, RecordFault(field="progress", error_type="BadRequestException"))
+    with pytest.raises(GraphQLResponseError, match=job_id) as caught:
+        await env.ugc.jobs.retrieve_many([job_id])
+    assert not isinstance(caught.value, NotFoundError)
+
+
+async def test_a_type_the_job_never_had_fails_once_its_outputs_settle(env: Env) -> None:
+    """`download_outputs(types=...)` by a client that did not create the job: once the job is
+    FINISHED and its list settled without the type, it fails at once, naming what it has."""
+    job_id = await _job(env)  # asked for MAIN_FBX only
+    async with AsyncMoveUgc(
+        env.emu.api_key, endpoint_url=env.emu.endpoint_url, clock=env.clock
+    ) as other:
+        started = env.clock.now()
+        with pytest.raises(OutputMissingError, match="main_fbx") as caught:
+            await other.jobs.download_outputs(job_id, env.tmp / "out", types=["MAIN_USDZ"])
+    assert caught.value.missing == ["MAIN_USDZ"]
+    # The job ends 32 s in and is seen within one pause (at most a quarter of 40 s); its list
+    # then has to stay the same for SETTLE_MIN seconds, looked at every interval: not an hour.
+    policy = PollPolicy()
+    assert env.clock.now() - started <= 32 + 0.25 * 40 + SETTLE_MIN + policy.interval
+    assert not list((env.tmp / "out").glob("*")) if (env.tmp / "out").exists() else True
+
+
+async def test_a_job_whose_request_is_unknown_is_taken_quietly_once_settled(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = await _job(env)
+    async with AsyncMoveUgc(
+        env.emu.api_key, endpoint_url=env.emu.endpoint_url, clock=env.clock
+    ) as other:
+        job = await other.jobs.wait(job_id)
+    assert [o.file.presigned_url is not None for o in job.outputs or []] == [True]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+FAULT_KINDS = ("lasting at the alias", "lasting inside", "passing", "transient forever")
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_errors_about_random_jobs_touch_only_those_jobs(env: Env, seed: int) -> None:
+    """52 jobs (two batches) waited on together, a random subset of them meeting a random
+    kind of error: each ends as its own error says, every other one finishes, none is "not
+    found", and no error is fatal for the other waiters."""
+    rng = random.Random(seed)
+    first = await _job(env)
+    take = (await env.ugc.jobs.retrieve(first, expand=["take"])).take
+    assert take is not None
+    ids = [first] + [
+        (await env.ugc.jobs.create_singlecam(take.id, outputs=[OutputType.MAIN_FBX])).id
+        for _ in range(51)
+    ]
+    env.emu.advance(60.0)  # every job has finished
+    await env.ugc.jobs.retrieve_many(ids)  # and its outputs are written
+    kinds = {job_id: rng.choice(FAULT_KINDS) for job_id in rng.sample(ids, rng.randint(1, 10))}
+    for job_id, kind in kinds.items():
+        env.emu.fail_record(
+            job_id,
+            {
+                "lasting at the alias": RecordFault(error_type="BadRequestException"),
+                "lasting inside": RecordFault(field="outputs", error_type="UnknownFault"),
+                "passing": RecordFault(
+                    field=rng.choice([None, "progress"]), times=rng.randint(1, MAX_FAILURES - 1)
+                ),
+                "transient forever": RecordFault(error_type="DynamoDB:InternalServerError"),
+            }[kind],
+        )
+    waiter = env.ugc.jobs.waiter()
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter.run)
+        ends = await _gather([waiter.wait(job_id) for job_id in ids])
+        group.cancel_scope.cancel()
+
+    for job_id, end in zip(ids, ends, strict=True):
+        kind = kinds.get(job_id, "none")
+        if kind in ("none", "passing"):
+            assert not isinstance(end, BaseException), (kind, end)
+            assert end.current_state == JobState.FINISHED
+        else:
+            assert isinstance(end, GraphQLResponseError), (kind, end)
+            assert not isinstance(end, NotFoundError)
+            assert job_id in str(end)
+
+
+async def _gather(waits: list[Awaitable[Any]]) -> list[Any]:
+    results: list[Any] = [None] * len(waits)
+
+    async def one(i: int, wait: Awaitable[Any]) -> None:
+        try:
+            results[i] = await wait
+        except Exception as exc:
+            results[i] = exc
+
+    async with anyio.create_task_group() as group:
+        for i, wait in enumerate(waits):
+            group.start_soon(one, i, wait)
+    return results

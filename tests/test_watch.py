@@ -36,7 +36,7 @@ from aio_move_ugc import (
     WatchTimeoutError,
 )
 from aio_move_ugc.emulator import Emulator
-from tests.support import FAST, SLOW_CALLBACK
+from tests.support import FAST, slow_callback
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
 LENS = "goprohero10-2-7k"
@@ -51,7 +51,7 @@ async def start_emulator() -> AsyncIterator[Callable[..., Any]]:
     """Emulators with the test's own timings (fast by default), all stopped afterwards."""
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_CALLBACK
+    loop.slow_callback_duration = slow_callback()
     running: list[Emulator] = []
 
     async def start(**overrides: Any) -> Emulator:
@@ -133,7 +133,7 @@ async def test_watch_reports_each_step_of_a_finishing_job_once_in_order(
     assert ready.outputs
     assert all(output.file.presigned_url for output in ready.outputs)
     assert ready.job is not None
-    assert ready.job.outputs_ready
+    assert ready.job.outputs == ready.outputs
 
 
 async def test_watch_ends_a_failing_job_with_job_failed(
@@ -191,7 +191,7 @@ async def test_outputs_ready_comes_after_the_output_lag(
     assert isinstance(finished, JobFinished)
     assert isinstance(ready, OutputsReady)
     assert finished.job is not None
-    assert not finished.job.outputs_ready
+    assert not all(o.file.presigned_url for o in finished.job.outputs or [])
     assert finished_at < ready_at
     # The outputs cannot be seen ready before the emulator makes them so.
     assert ready_at - created_at >= 0.05 + 0.3 + lag
@@ -416,7 +416,7 @@ async def test_watch_many_polls_200_jobs_50_per_request_and_drops_finished_ones(
         # The loop guard looks at the watching (debug mode makes the setup above slow).
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
-        loop.slow_callback_duration = SLOW_CALLBACK
+        loop.slow_callback_duration = slow_callback()
         events: list[tuple[int, JobEvent]] = []
         async with (
             _RoundKeeper(emu, step=step) as keeper,

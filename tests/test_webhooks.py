@@ -267,7 +267,7 @@ def test_completed_becomes_job_finished_with_the_job_it_describes() -> None:
     assert event.job.current_state == JobState.FINISHED
     assert event.job.metadata == {"shot": 3}
     assert event.job.outputs is None  # deliveries name output types, not files
-    assert not event.job.outputs_ready
+    assert not event.job.outputs
 
 
 def test_failed_becomes_job_failed_with_the_reason_when_there_is_one() -> None:
@@ -466,7 +466,8 @@ async def test_receiver_yields_the_emulators_deliveries(emulator: Emulator, tmp_
         assert finished.job.id == job.id
         # The completed event does not promise output URLs: wait for them by polling.
         ready = await ugc.jobs.wait(job.id, interval=0.02, max_interval=0.05, timeout=5)
-        assert ready.outputs_ready
+        assert ready.outputs
+        assert all(o.file.presigned_url for o in ready.outputs)
     assert emulator.stats.webhook_deliveries == 2
     assert receiver.rejected == 0
 

@@ -26,6 +26,7 @@ EXIT_INTERRUPTED = 130
 MAX_RETRIES_LIMIT = 20
 
 FLAG_WORDS = {
+    "dest_dir": "-o/--output",
     "api_key": "--api-key",
     "endpoint_url": "--endpoint-url",
     "max_retries": "--max-retries",
@@ -40,6 +41,22 @@ FLAG_WORDS = {
     "device_label": "--device-label",
 }
 """The library's argument names, and the flags the command line calls them by."""
+NO_FLAG_ADVICE = re.compile(r";\s*pass (?!--)\w+=[^;]*")
+"""A library message's advice to pass an argument the command line has no flag for (`; pass
+type=...`): dropped, the rest of the message stands on its own."""
+API_FLAGS = ("api_key", "endpoint_url", "max_retries")
+"""The global flags of commands that call the API."""
+API_FLAGS_OF = {
+    "demo": (),
+    "emulator": (),
+    "worker": ("api_key", "endpoint_url"),
+    "probe": ("api_key", "endpoint_url"),  # its requests are counted against --budget
+}
+"""Commands that use fewer of `API_FLAGS` (the demo and the emulator serve their own API):
+those flags are not offered there, and given before the command they are usage errors."""
+API_FLAG_DEFAULTS: dict[str, object] = {"api_key": None, "endpoint_url": None, "max_retries": 3}
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a command whose reader went away (128 + SIGPIPE), as `yes | head`."""
 ENDPOINT_404_HINT = (
     "; the endpoint answered 404: --endpoint-url must be the GraphQL endpoint itself, "
     "usually ending in /graphql"
@@ -54,7 +71,8 @@ class HelpFormatter(argparse.HelpFormatter):
         default = action.default
         if (
             "default" not in text
-            and default not in (None, False, argparse.SUPPRESS)
+            # `is`, not `in`: 0 and 0.0 equal False, yet are defaults worth saying.
+            and not any(default is nothing for nothing in (None, False, argparse.SUPPRESS))
             and action.option_strings
             and action.nargs != 0
         ):
@@ -92,7 +110,22 @@ class _Parser(argparse.ArgumentParser):
             found[VERBOSE_BELOW] = below + found.pop("verbose", 0)
         elif "verbose" in found:
             found["verbose"] += below
+        if not self.is_subcommand and "command" in found:
+            self._finish_api_flags(found)
         return parsed, rest
+
+    def _finish_api_flags(self, found: dict[str, Any]) -> None:
+        """Refuse the API flags a command does not use (given before it), and give the ones
+        it uses their defaults."""
+        command = str(found["command"]).split("-")[0]
+        uses = API_FLAGS_OF.get(command, API_FLAGS)
+        for name in API_FLAGS:
+            if name not in uses and name in found:
+                flag = FLAG_WORDS[name]
+                own = "" if uses else ", which serves its own API"
+                self.error(f"{flag} does not apply to {command}{own}")
+            if name in uses:
+                found.setdefault(name, API_FLAG_DEFAULTS[name])
 
     def add_subparsers(self, **kwargs: Any) -> Any:
         action = super().add_subparsers(**kwargs)
@@ -107,38 +140,46 @@ def _max_retries(text: str) -> int:
     return whole_in(text, 0, MAX_RETRIES_LIMIT)
 
 
-def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """The flags every command accepts. On subcommands (`suppress`) they have no default of
-    their own, so a flag given before the subcommand is not undone by its absence after: a
-    value given on both sides is the one after (`--json` is on when given on either), and
-    `-v` counts on both sides (`-v run -v` is `-vv`)."""
+def _add_global_flags(
+    parser: argparse.ArgumentParser, *, suppress: bool, api: Sequence[str] = API_FLAGS
+) -> None:
+    """The flags every command accepts (of `API_FLAGS`, those in `api`). On subcommands
+    (`suppress`) they have no default of their own, so a flag given before the subcommand is
+    not undone by its absence after: a value given on both sides is the one after (`--json`
+    is on when given on either), and `-v` counts on both sides (`-v run -v` is `-vv`). The
+    API flags have no default on the top parser either: `finish_api_flags` sets them once
+    the command is known."""
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument(
-        "--api-key", default=default(None), help="API key (default: $MOVE_UGC_API_KEY)"
-    )
-    parser.add_argument(
-        "--endpoint-url",
-        default=default(None),
-        metavar="URL",
-        help="GraphQL endpoint, ending in /graphql "
-        "(default: $MOVE_UGC_ENDPOINT_URL, else the hosted API)",
-    )
-    parser.add_argument(
-        "--max-retries",
-        type=_max_retries,
-        default=default(3),
-        metavar="N",
-        help=f"retries of a failed request: connection errors, 429, 5xx (0-{MAX_RETRIES_LIMIT}; "
-        "default: 3 for API requests, 5 for transfers)",
-    )
+    if "api_key" in api:
+        parser.add_argument(
+            "--api-key", default=argparse.SUPPRESS, help="API key (default: $MOVE_UGC_API_KEY)"
+        )
+    if "endpoint_url" in api:
+        parser.add_argument(
+            "--endpoint-url",
+            default=argparse.SUPPRESS,
+            metavar="URL",
+            help="GraphQL endpoint, ending in /graphql "
+            "(default: $MOVE_UGC_ENDPOINT_URL, else the hosted API)",
+        )
+    if "max_retries" in api:
+        parser.add_argument(
+            "--max-retries",
+            type=_max_retries,
+            default=argparse.SUPPRESS,
+            metavar="N",
+            help="retries of a failed request: connection errors, 429, 5xx "
+            f"(0-{MAX_RETRIES_LIMIT}; default: 3 for API requests, 5 for transfers)",
+        )
     parser.add_argument(
         "--json",
         action="store_true",
         default=default(False),
-        help="machine-readable output on stdout, whole (no tables, no progress)",
+        help="machine-readable output on stdout: JSON, one object a line where results come "
+        "one by one (watch, bulk); no tables, no progress",
     )
     parser.add_argument(
         "-v",
@@ -153,8 +194,8 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
 
 def _add_globals_to_subcommands(parser: argparse.ArgumentParser) -> None:
     for action in getattr(parser, "subcommand_actions", []):
-        for sub in {id(p): p for p in (action.choices or {}).values()}.values():
-            _add_global_flags(sub, suppress=True)
+        for name, sub in (action.choices or {}).items():
+            _add_global_flags(sub, suppress=True, api=API_FLAGS_OF.get(name, API_FLAGS))
             if isinstance(sub, _Parser):
                 sub.is_subcommand = True
             _add_globals_to_subcommands(sub)
@@ -185,12 +226,25 @@ def in_cli_words(message: str) -> str:
         # An argument's name, not the same word in a sentence ("the job's outputs").
         named = rf"(?<![-\w]){name}\b" if "_" in name else rf"(?:^{name}\b|\b{name}(?= must\b))"
         message = re.sub(named, flag, message)
-    return message
+    return NO_FLAG_ADVICE.sub("", message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # help, a table or JSON cut short by `| head`
+        return _reader_gone()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bulk" and getattr(args, "temporal", None):
+        from ..distributed._cli import refused_with_temporal
+
+        problem = refused_with_temporal(args)
+        if problem is not None:
+            parser.error(problem)
     if args.verbose:
         import logging
 
@@ -212,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MoveUgcError as exc:
         _fail(f"error: {exc}")
         return EXIT_FAILED
+    except BrokenPipeError:
+        raise  # not a failure to report: `main` exits quietly
     except OSError as exc:
         _fail(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_FAILED
@@ -221,6 +277,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _fail(f"error: unexpected {type(exc).__name__}: {exc} (-v shows the traceback)")
         return EXIT_FAILED
+
+
+def _reader_gone() -> int:
+    """`aio-move-ugc ... | head`: the reader closed the pipe. Nothing to say (nobody reads
+    it); stdout is pointed at /dev/null so that the interpreter's last flush stays quiet."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _fail(message: str) -> None:

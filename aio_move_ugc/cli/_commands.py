@@ -11,11 +11,13 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import rich.box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -29,11 +31,22 @@ from ._probe import add_probe_parser, cmd_probe
 from ._progress import JobBars, StageBars, StepBar, TransferBars, human_bytes
 
 if TYPE_CHECKING:
+    from ..bulk import BulkResult
     from ..emulator import EmulatorConfig
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class PipeConsole(Console):
+    """A rich console that leaves a closed pipe (`| head`) to the command line's one handler
+    (rich's own exits 1 at once)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
 """Progress and messages; lines are not wrapped, so ids stay whole in logs."""
 
 
@@ -45,15 +58,38 @@ def _out(args: argparse.Namespace, payload: Any, text: str | None = None) -> Non
         print(text)
 
 
-def print_table(table: Table) -> None:
-    """A table on stdout, never cutting what it holds: when it does not fit the terminal, it
-    is drawn as wide as it needs and the terminal wraps its lines."""
-    console = Console(highlight=False)
-    # Measured on a console wide enough not to clamp it: the width that cuts nothing.
-    needed = Console(width=1 << 16).measure(table).maximum
-    if needed > console.width:
-        console = Console(highlight=False, width=needed)
-    console.print(table)
+def counted(count: int, word: str) -> str:
+    """`1 file`, `2 files`: a count and its noun, in the plural when it is not one."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def print_rows(
+    title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]
+) -> None:
+    """Rows on stdout as a table, never cutting what they hold.
+
+    `columns` are (heading, justify); cells are rich markup. When the table is wider than the
+    terminal (ids and paths are long), each row is written as a record instead: its first
+    cell on a line, then one indented `heading  value` line per other cell. A border is never
+    wrapped, and a value too long for a line is wrapped by the terminal, never cut.
+    """
+    console = PipeConsole(highlight=False, soft_wrap=True)
+    for box in (rich.box.HEAVY_HEAD, rich.box.SIMPLE_HEAD):  # boxed; else lines between
+        table = Table(title=title, title_justify="left", box=box)
+        for heading, justify in columns:
+            table.add_column(heading, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for row in rows:
+            table.add_row(*row)
+        # Measured on a console wide enough not to clamp it: the width that cuts nothing.
+        if Console(width=1 << 16).measure(table).maximum <= console.width:
+            console.print(table)
+            return
+    console.print(f"[italic]{escape(title)}[/]")
+    labels = max(len(heading) for heading, _ in columns[1:]) if len(columns) > 1 else 0
+    for row in rows:
+        console.print(f"[bold]{row[0]}[/]" if row[0] else "-")
+        for (heading, _), cell in zip(columns[1:], row[1:], strict=True):
+            console.print(f"  {escape(heading.ljust(labels))}  {cell}")
 
 
 def _client(args: argparse.Namespace, **kwargs: Any) -> AsyncMoveUgc:
@@ -62,12 +98,19 @@ def _client(args: argparse.Namespace, **kwargs: Any) -> AsyncMoveUgc:
     )
 
 
-def _outputs(values: list[str] | None) -> list[OutputType] | None:
-    if not values:
-        return None
+def _outputs(values: list[OutputType] | None) -> list[OutputType] | None:
+    return list(dict.fromkeys(values)) if values else None
+
+
+def _output_type(text: str) -> OutputType:
+    """An `--outputs` value: a usage error when it is no output type."""
     from .._validation import outputs as check_outputs
 
-    return [OutputType(v) for v in check_outputs(values) or []]
+    try:
+        (checked,) = check_outputs([text]) or [text]
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return OutputType(checked)
 
 
 def _describe(event: JobEvent) -> str:
@@ -76,7 +119,7 @@ def _describe(event: JobEvent) -> str:
     if isinstance(event, JobProgressed):
         return f"{event.job_id}: {event.percentage}%"
     if isinstance(event, OutputsReady):
-        return f"{event.job_id}: {len(event.outputs)} outputs ready to download"
+        return f"{event.job_id}: {counted(len(event.outputs), 'output')} ready to download"
     if isinstance(event, JobFailed):
         return f"{event.job_id}: FAILED{': ' + event.reason if event.reason else ''}"
     return f"{event.job_id}: {event.kind.replace('_', ' ')}"
@@ -133,13 +176,14 @@ def _print_outputs(args: argparse.Namespace, result: dict[str, Any]) -> None:
     if args.json:
         _out(args, result)
         return
-    table = Table(title=f"outputs of {result['job_id']}", title_justify="left")
-    table.add_column("output", no_wrap=True)
-    table.add_column("file", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    for kind, path in result["outputs"].items():
-        table.add_row(kind, escape(path), human_bytes(os.path.getsize(path)))
-    print_table(table)
+    print_rows(
+        f"outputs of {result['job_id']}",
+        [("output", "left"), ("file", "left"), ("size", "right")],
+        [
+            [kind, escape(path), human_bytes(os.path.getsize(path))]
+            for kind, path in result["outputs"].items()
+        ],
+    )
 
 
 # -------------------------------------------------------------------------- commands
@@ -189,7 +233,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     _print_outputs(args, result)
     if not args.json:
         err.print(
-            f"done: {len(result['outputs'])} outputs in {escape(str(out_dir))} "
+            f"done: {counted(len(result['outputs']), 'output')} in {escape(str(out_dir))} "
             f"({result['requests']} API requests)"
         )
         err.print(
@@ -267,37 +311,20 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bulk_inputs(pattern: str) -> tuple[list[Path], list[Path]]:
-    """A directory's videos, or the videos a glob matches, in a stable order; and the other
-    files it matched (skipped)."""
-    from ..transfers.upload import VIDEO_TYPES
-
-    base = Path(pattern)
-    if base.is_dir():
-        matched = [p for p in base.iterdir() if p.is_file()]
-    else:
-        anchor = Path(base.anchor) if base.is_absolute() else Path()
-        relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-        matched = [p for p in anchor.glob(relative) if p.is_file()]
-    found = [p for p in matched if p.suffix.lower() in VIDEO_TYPES]
-    others = [p for p in matched if p.suffix.lower() not in VIDEO_TYPES]
-    if not found:
-        kinds = ", ".join(VIDEO_TYPES)
-        raise InvalidInputError(f"no videos ({kinds}) found at {pattern}")
-    return sorted(found), sorted(others)
-
-
 async def cmd_bulk(args: argparse.Namespace) -> int:
     if getattr(args, "temporal", None):
         from ..distributed._cli import cmd_bulk_temporal
 
         return await cmd_bulk_temporal(args)
-    from ..bulk import JOURNAL_NAME, STAGES
+    from ..bulk import JOURNAL_NAME, STAGES, discover
 
-    videos, others = await anyio.to_thread.run_sync(_bulk_inputs, args.inputs)
+    videos, others = await anyio.to_thread.run_sync(discover, args.inputs)
     if others and not args.json:
         names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
-        err.print(f"note: skipped {len(others)} files that are not videos ({escape(names)})")
+        err.print(
+            f"note: skipped {counted(len(others), 'file')} that "
+            f"{'is not a video' if len(others) == 1 else 'are not videos'} ({escape(names)})"
+        )
     out_dir = Path(args.output)
     journal = Path(args.journal) if args.journal else out_dir / JOURNAL_NAME
     if await anyio.Path(journal).exists() and not args.resume:
@@ -305,52 +332,45 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
             f"{journal} holds an earlier run; pass --resume to continue it or remove it"
         )
     results = []
+    rows: list[dict[str, Any]] = []
     with StageBars(err, STAGES, total=len(videos), enabled=not args.json) as bars:
         async with _client(args, rate_limit=args.rate_limit) as ugc:
             async for result in ugc.bulk.run(
                 videos,
                 dest=out_dir,
                 outputs=_outputs(args.outputs),
-                concurrency=args.concurrency,
+                concurrency=args.concurrency or 8,
                 journal=journal,
                 interval=args.interval,
                 retry_failed=args.retry_failed,
                 on_stage=lambda item, stage: bars.advance(stage),
             ):
                 results.append(result)
+                rows.append(bulk_row(result))
                 if not result.ok:
                     bars.advance("failed")
-    rows = [
-        {
-            "video": str(r.item.path),
-            "ok": r.ok,
-            "skipped": r.skipped,
-            "job_id": r.job_id,
-            "outputs": {k.value: str(p) for k, p in r.outputs.items()},
-            "error": str(r.error) if r.error else None,
-        }
-        for r in results
-    ]
+                if args.json:  # as each input ends, as `bulk --temporal` prints them
+                    print(json.dumps(rows[-1]), flush=True)
     failed = sum(1 for r in results if not r.ok)
     if args.json:
-        _out(args, {"results": rows, "failed": failed, "skipped_files": [str(p) for p in others]})
+        summary = {"inputs": len(results), "failed": failed}
+        print(json.dumps({"summary": {**summary, "skipped_files": [str(p) for p in others]}}))
     else:
-        table = Table(
-            title=f"bulk: {len(results) - failed}/{len(results)} done", title_justify="left"
+        print_rows(
+            f"bulk: {len(results) - failed}/{len(results)} done",
+            [("video", "left"), ("job", "left"), ("outputs", "right"), ("status", "left")],
+            [
+                [
+                    escape(Path(str(row["video"])).name),
+                    str(row["job_id"] or ""),
+                    str(len(row["outputs"])),
+                    "skipped (done before)"
+                    if row["skipped"]
+                    else ("ok" if row["ok"] else f"[red]failed: {escape(str(row['error']))}[/]"),
+                ]
+                for row in rows
+            ],
         )
-        table.add_column("video", no_wrap=True)
-        table.add_column("job", no_wrap=True)
-        table.add_column("outputs", justify="right", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        for row in rows:
-            status = "skipped (done before)" if row["skipped"] else ("ok" if row["ok"] else "")
-            table.add_row(
-                escape(Path(str(row["video"])).name),
-                str(row["job_id"] or ""),
-                str(len(row["outputs"])),  # type: ignore[arg-type]
-                status or f"[red]failed: {escape(str(row['error']))}[/]",
-            )
-        print_table(table)
     if failed:
         jobs_failed = any(isinstance(r.error, JobFailedError) for r in results)
         again = (
@@ -358,8 +378,23 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
             if jobs_failed and not args.retry_failed
             else ""
         )
-        print(f"error: {failed} of {len(results)} inputs failed{again}", file=sys.stderr)
+        print(f"error: {failed} of {counted(len(results), 'input')} failed{again}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def bulk_row(result: BulkResult) -> dict[str, Any]:
+    """One input's result as `bulk --json` prints it: one JSON object a line, the fields
+    `bulk --temporal --json` prints too."""
+    return {
+        "video": str(result.item.path),
+        "ok": result.ok,
+        "skipped": result.skipped,
+        "key": result.key,
+        "take_id": result.take_id,
+        "job_id": result.job_id,
+        "outputs": {k.value: str(p) for k, p in result.outputs.items()},
+        "error": str(result.error) if result.error else None,
+    }
 
 
 URL_FIELDS = frozenset({"presigned_url", "presignedUrl", "thumbnail_url", "thumbnailUrl", "url"})
@@ -379,7 +414,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     with JobBars(err, enabled=not args.json) as bars:
         async with _client(args) as ugc:
             async for event in ugc.jobs.watch_many(
-                args.job_ids, interval=args.interval, until=args.until
+                args.job_ids,
+                interval=args.interval,
+                until=args.until,
+                outputs=_outputs(args.outputs),
             ):
                 if isinstance(event, JobFailed) or event.kind == "not_found":
                     failed += 1
@@ -394,8 +432,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
                 else:
                     print(_describe(event))
     if failed:
+        were = "was" if len(args.job_ids) == 1 else "were"
         print(
-            f"error: {failed} of {len(args.job_ids)} jobs failed or were not found", file=sys.stderr
+            f"error: {failed} of {counted(len(args.job_ids), 'job')} failed or {were} not found",
+            file=sys.stderr,
         )
     return 1 if failed else 0
 
@@ -440,13 +480,22 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
     if args.json:
         _out(args, {"items": rows, "next_token": next_token})
         return 0
-    table = Table(title=f"jobs ({len(rows)})", title_justify="left")
-    for column in ("id", "state", "created"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("name", overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(str(row[c] or "")) for c in ("id", "state", "created", "name")))
-    print_table(table)
+    # To the second, in UTC, as the heading says; the name only when a job has one.
+    created = [
+        job.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if job.created else ""
+        for job in jobs
+    ]
+    named = any(row["name"] for row in rows)
+    print_rows(
+        f"jobs ({len(rows)})",
+        [("id", "left"), ("state", "left"), ("created (UTC)", "left")]
+        + ([("name", "left")] if named else []),
+        [
+            [escape(str(row["id"])), escape(str(row["state"])), when]
+            + ([escape(str(row["name"] or ""))] if named else [])
+            for row, when in zip(rows, created, strict=True)
+        ],
+    )
     if next_token:
         err.print(f"more: --next-token {escape(shlex.quote(next_token))} (or --all)")
     return 0
@@ -460,6 +509,12 @@ EMULATOR_VARIANT_AXES = {
 }
 """The values of each of the emulator's variant axes, as flags offer them (the emulator itself
 is only imported when it runs; a test holds these equal to its own)."""
+EMULATOR_AXIS_HELP = {
+    "output_labels": "how a job's outputs are labelled",
+    "readiness": "how outputs not yet downloadable show",
+    "throttling": "how a request over the budget is refused",
+    "missing_metadata": "how metadata never set reads",
+}
 
 
 def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
@@ -592,6 +647,7 @@ def _outputs_flag(parser: argparse.ArgumentParser, what: str = "produce") -> Non
     parser.add_argument(
         "--outputs",
         nargs="+",
+        type=_output_type,
         metavar="TYPE",
         help=OUTPUTS_HELP.replace("produce", what) + " (default: all the job's)",
     )
@@ -615,7 +671,9 @@ def add_arguments(commands: Any) -> None:
         description="Upload a generated sample video to an embedded emulator, process it and "
         "download the outputs: the whole flow, offline. The outputs are placeholders.",
     )
-    demo.add_argument("-o", "--output", default="move-ugc-demo", help="where outputs land")
+    demo.add_argument(
+        "-o", "--output", default="move-ugc-demo", help="directory for the sample and the outputs"
+    )
     _outputs_flag(demo)
     demo.add_argument("--device-label", default="demo-phone", help="the camera's label")
     demo.set_defaults(command="demo")
@@ -651,9 +709,9 @@ def add_arguments(commands: Any) -> None:
     bulk.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=8,
+        default=None,
         metavar="N",
-        help=f"videos uploaded and created at once (1-{MAX_CONCURRENCY})",
+        help=f"videos uploaded and created at once (1-{MAX_CONCURRENCY}; default: 8)",
     )
     bulk.add_argument("--resume", action="store_true", help="continue the run in the journal")
     bulk.add_argument(
@@ -683,11 +741,24 @@ def add_arguments(commands: Any) -> None:
         "--until",
         choices=("outputs_ready", "terminal"),
         default="outputs_ready",
-        help="stop when every output can be downloaded, or as soon as the job ends",
+        help="stop when every output can be downloaded, or as soon as the job ends "
+        "(finished or failed)",
+    )
+    watch.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="TYPE",
+        help="the output types the jobs were asked for, to wait for exactly those (default: "
+        "a job's own list of outputs, once it has stopped changing)",
     )
     watch.set_defaults(command="watch")
 
-    download = commands.add_parser("download", help="download a job's outputs")
+    download = commands.add_parser(
+        "download",
+        help="download a job's outputs",
+        description="Download a job's outputs into a directory, waiting until they are ready "
+        "(a job still running is followed first).",
+    )
     download.add_argument("job_id", help="the job's id, job-...")
     download.add_argument("-o", "--output", required=True, help="directory for the outputs")
     _outputs_flag(download, "download")
@@ -701,18 +772,31 @@ def add_arguments(commands: Any) -> None:
     )
     download.set_defaults(command="download")
 
-    jobs = commands.add_parser("jobs", help="job listings")
+    jobs = commands.add_parser(
+        "jobs", help="list jobs", description="Jobs of this API key: `jobs list`."
+    )
     jobs_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
     jobs_commands.required = True
-    listing = jobs_commands.add_parser("list", help="list jobs, newest first")
-    listing.add_argument(
-        "--limit", type=_page_size, default=20, metavar="N", help="jobs per page (1-100)"
+    listing = jobs_commands.add_parser(
+        "list",
+        help="list jobs, newest first",
+        description="List this API key's jobs, newest first, a page at a time (--all: every "
+        "page). A table, or one JSON document with --json.",
     )
-    listing.add_argument("--take-id", metavar="TAKE_ID", help="only the jobs of this take")
+    listing.add_argument(
+        "--limit",
+        type=_page_size,
+        default=20,
+        metavar="N",
+        help="jobs per page (the service may return fewer)",
+    )
+    listing.add_argument(
+        "--take-id", metavar="TAKE_ID", help="only the jobs of this take (default: every job)"
+    )
     listing.add_argument(
         "--next-token",
         metavar="TOKEN",
-        help="continue after the page that printed this token",
+        help="continue after the page that printed this token (default: the first page)",
     )
     listing.add_argument(
         "--all", action="store_true", help="every job, page after page (--limit per request)"
@@ -789,12 +873,38 @@ def _variant_name(text: str) -> str:
 
 def add_emulator_arguments(commands: Any) -> None:
     """The `emulator` sub-command: every value checked by its flag, before anything starts."""
-    emulator = commands.add_parser("emulator", help="run the local emulator of the API")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=_port, default=8765, help="0: any free port")
-    emulator.add_argument("--seed", type=_non_negative_whole, default=0)
-    emulator.add_argument("--queue-delay", type=_seconds, default=2.0, metavar="SECONDS")
-    emulator.add_argument("--job-duration", type=_seconds, default=20.0, metavar="SECONDS")
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the local emulator of the API",
+        description="Serve the local emulator of the API until interrupted, and print the "
+        "environment variables that point the SDK and this command line at it.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument(
+        "--port", type=_port, default=8765, help="port to listen on (0: any free port)"
+    )
+    emulator.add_argument(
+        "--seed",
+        type=_non_negative_whole,
+        default=None,
+        metavar="N",
+        help="repeat a run: the same requests get the same ids, faults and failures "
+        "(default: ids of this emulator's own, never issued by another)",
+    )
+    emulator.add_argument(
+        "--queue-delay",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="time a new job waits before it runs",
+    )
+    emulator.add_argument(
+        "--job-duration",
+        type=_seconds,
+        default=20.0,
+        metavar="SECONDS",
+        help="time a job runs (its percentage rises evenly)",
+    )
     emulator.add_argument(
         "--output-lag",
         type=_seconds,
@@ -803,7 +913,11 @@ def add_emulator_arguments(commands: Any) -> None:
         help="time after FINISHED until every output can be downloaded",
     )
     emulator.add_argument(
-        "--failure-rate", type=_probability, default=0.0, help="share of jobs that fail (0-1)"
+        "--failure-rate",
+        type=_probability,
+        default=0.0,
+        metavar="RATE",
+        help="share of jobs that fail (0-1)",
     )
     emulator.add_argument(
         "--rate-limit",
@@ -822,12 +936,18 @@ def add_emulator_arguments(commands: Any) -> None:
         "the flags below change single axes of it",
     )
     for axis, values in EMULATOR_VARIANT_AXES.items():
-        emulator.add_argument(f"--{axis.replace('_', '-')}", choices=values, default=None)
+        emulator.add_argument(
+            f"--{axis.replace('_', '-')}",
+            choices=values,
+            default=None,
+            help=f"{EMULATOR_AXIS_HELP[axis]} (default: as --variant says)",
+        )
     emulator.add_argument(
         "--throttle-error-type",
         default=None,
         metavar="TYPE",
-        help="errorType of throttled answers (e.g. ThrottlingException, LimitExceeded)",
+        help="errorType of throttled answers, e.g. ThrottlingException, LimitExceeded "
+        "(default: as --variant says)",
     )
     emulator.add_argument(
         "--config",

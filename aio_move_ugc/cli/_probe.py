@@ -52,7 +52,8 @@ def add_probe_parser(commands: Any) -> None:
     probe.add_argument(
         "--with-job",
         metavar="VIDEO",
-        help="spend ONE job on this small video to see readiness, labels and timings",
+        help="spend ONE job on this small video to see readiness, labels and timings "
+        "(default: no job, no credits spent)",
     )
     probe.add_argument(
         "--yes", action="store_true", help="do not ask before spending the job of --with-job"
@@ -60,13 +61,14 @@ def add_probe_parser(commands: Any) -> None:
     probe.add_argument(
         "--report",
         metavar="FILE",
-        help="write the report to FILE: JSON when it ends in .json, else Markdown",
+        help="write the report to FILE: JSON when it ends in .json, else Markdown "
+        "(default: on stdout only)",
     )
     probe.add_argument(
         "--emulator-config",
         metavar="FILE",
         help="write the emulator configuration that plays what was seen "
-        "(for `aio-move-ugc emulator --config FILE`)",
+        "(for `aio-move-ugc emulator --config FILE`; default: not written)",
     )
     probe.set_defaults(command="probe")
 

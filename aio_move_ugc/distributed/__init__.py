@@ -1,10 +1,10 @@
-"""Bulk runs across machines on Temporal (`pip install 'aio-move-ugc[temporal]'`).
+"""Bulk runs across machines on Temporal (the `temporal` extra: `pip install -e '.[temporal]'`).
 
-One workflow per input, its id the sha256 of the video's bytes and of the requested outputs,
-so submitting an input again attaches to its run. Uploads run on the queue of the host that
-holds the video, downloads on the queue of the host chosen for the outputs, the API steps and
-the waiting on any worker; one budget workflow per API key keeps the whole cluster under the
-plan's request limit. See docs/guides/distributed.md.
+One workflow per input, its id the input's identity (the sha256 of the video's bytes and of the
+requested outputs, as in local bulk runs), so submitting an input again attaches to its run.
+Uploads run on the queue of the host that holds the video, downloads on the queue of the host
+chosen for the outputs, the API steps and the waiting on any worker; one budget workflow per
+API key keeps the whole cluster under the plan's request limit. See docs/guides/distributed.md.
 
     DistributedBulk      submit inputs, stream `BulkResult`s
     run_worker           serve workflows and activities (`aio-move-ugc worker`)
@@ -19,10 +19,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._activities import CRASH_ENV, MoveUgcActivities
+    from ._activities import MoveUgcActivities, StepHook
     from ._budget import ClusterBudget, budget_id_for
     from ._budget_workflow import BudgetWorkflow
-    from ._identity import content_key, workflow_id
+    from ._identity import workflow_id
     from ._poller import JobPoller
     from ._submit import DistributedBulk, Submission
     from ._types import DEFAULT_TASK_QUEUE, MARKER_KEY, TakeOutcome, Timing, host_queue
@@ -30,12 +30,11 @@ if TYPE_CHECKING:
     from ._workflow import TakeWorkflow
 
 _HOMES = {
-    "CRASH_ENV": "_activities",
     "MoveUgcActivities": "_activities",
+    "StepHook": "_activities",
     "ClusterBudget": "_budget",
     "budget_id_for": "_budget",
     "BudgetWorkflow": "_budget_workflow",
-    "content_key": "_identity",
     "workflow_id": "_identity",
     "JobPoller": "_poller",
     "DistributedBulk": "_submit",
@@ -63,7 +62,8 @@ def __getattr__(name: str) -> Any:
         from .._exceptions import ConfigurationError
 
         raise ConfigurationError(
-            "aio_move_ugc.distributed needs Temporal: pip install 'aio-move-ugc[temporal]'"
+            "aio_move_ugc.distributed needs Temporal, the temporal extra: "
+            "pip install -e '.[temporal]' in a checkout of aio-move-ugc"
         ) from exc
     value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value
@@ -71,7 +71,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CRASH_ENV",
     "DEFAULT_TASK_QUEUE",
     "MARKER_KEY",
     "BudgetWorkflow",
@@ -79,13 +78,13 @@ __all__ = [
     "DistributedBulk",
     "JobPoller",
     "MoveUgcActivities",
+    "StepHook",
     "Submission",
     "TakeOutcome",
     "TakeWorkflow",
     "Timing",
     "WorkerConfig",
     "budget_id_for",
-    "content_key",
     "host_queue",
     "run_worker",
     "workflow_id",

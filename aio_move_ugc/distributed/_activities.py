@@ -24,9 +24,9 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,27 @@ from .. import (
     MoveUgcError,
     NotFoundError,
     OutputType,
-    SourceIn,
     ValidationError,
 )
-from ..transfers.upload import md5_of_file
+from .._clock import LoopClock
+from .._steps import (
+    Lookup,
+    create_job,
+    create_take,
+    find_job,
+    find_take,
+    look_again,
+    marked,
+    stored_before,
+)
 from ._poller import JobPoller
-from ._types import MARKER_KEY, CreateJobArgs, CreateTakeArgs, DownloadArgs, JobEnd, UploadArgs
+from ._types import CreateJobArgs, CreateTakeArgs, DownloadArgs, JobEnd, UploadArgs
 from ._workflow import PERMANENT
 
-CRASH_ENV = "AIO_MOVE_UGC_CRASH_AT"
-"""Fault injection for tests of recovery: a comma-separated list of steps (`upload`,
-`uploaded`, `create_take`, `create_job`, `download`) at which the worker SIGKILLs its own
-process — mid-transfer for `upload` and `download`, right after the API answered for the others."""
-CRASH_LEDGER_ENV = "AIO_MOVE_UGC_CRASH_LEDGER"
-"""With fault injection: a directory shared by the workers; each step then kills only the first
-process that reaches it (the file it creates there, exclusively, marks the step as used)."""
+StepHook = Callable[[str], object]
+"""Called as an activity passes a point of its step: `upload` (mid-transfer), `uploaded`,
+`create_take`, `create_job` (right after the API answered) and `download` (mid-transfer).
+Tests stop the worker there to prove a retry does nothing twice."""
 
 _PERMANENT_ERRORS = (
     InvalidInputError,
@@ -67,20 +73,6 @@ _PERMANENT_ERRORS = (
     BadRequestError,
     JobFailedError,
 )
-
-
-def crash_point(step: str) -> None:
-    """Kill this process now when `step` is one of the steps named in `AIO_MOVE_UGC_CRASH_AT`
-    (and, with a ledger, when no process has been killed at this step yet)."""
-    if step not in os.environ.get(CRASH_ENV, "").split(","):
-        return
-    ledger = os.environ.get(CRASH_LEDGER_ENV)
-    if ledger:
-        try:
-            os.close(os.open(Path(ledger) / step, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-        except FileExistsError:
-            return
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 CREATE_MARGIN = 10.0
@@ -111,6 +103,15 @@ def _before_deadline(entered: float) -> Iterator[None]:
             "the create did not happen in time; the next attempt looks for it first",
             type="CreateTooLate",
         ) from None
+
+
+def _earlier_lookup(window: float) -> Lookup:
+    """How long a retried attempt looks for what an earlier attempt made: the rest of the
+    window since that attempt ended (it ended before this one was scheduled, so its create,
+    if any, was sent before then)."""
+    scheduled = activity.info().current_attempt_scheduled_time
+    passed = (datetime.now(UTC) - scheduled).total_seconds()
+    return Lookup(LoopClock(), max(0.0, window - max(passed, 0.0)))
 
 
 def _read_record(path: Path) -> str | None:
@@ -174,14 +175,30 @@ async def _heartbeating(*details: Any) -> AsyncIterator[Callable[..., None]]:
 
 
 class MoveUgcActivities:
-    """The activities of one worker, sharing its client, its job poller and a storage session."""
+    """The activities of one worker, sharing its client, its job poller and a storage session.
 
-    def __init__(self, ugc: AsyncMoveUgc, poller: JobPoller, *, state_dir: Path) -> None:
+    Each step is one of `_steps`' (the local bulk runner's too); `hooks(point)` is called at
+    the points `StepHook` names.
+    """
+
+    def __init__(
+        self,
+        ugc: AsyncMoveUgc,
+        poller: JobPoller,
+        *,
+        state_dir: Path,
+        hooks: StepHook | None = None,
+    ) -> None:
         self._ugc = ugc
         self._poller = poller
+        self._hooks = hooks
         self._records = state_dir / "uploads"
         """Per workflow, the file record its upload sends bytes to: this host's memory of
         uploads, read by a retried attempt (which runs on the same host's queue)."""
+
+    def _at(self, point: str) -> None:
+        if self._hooks is not None:
+            self._hooks(point)
 
     async def aclose(self) -> None:
         """Nothing of its own to close: storage is reached through the worker's client."""
@@ -202,7 +219,10 @@ class MoveUgcActivities:
                 if info.heartbeat_details and isinstance(info.heartbeat_details[0], str):
                     earlier.add(info.heartbeat_details[0])
                 for file_id in sorted(e for e in earlier if e):
-                    if await self._stored_before(file_id, args):
+                    found = await stored_before(
+                        self._ugc.files, file_id, path=path, size=size, md5=None
+                    )
+                    if found:
                         return file_id
             record: list[str] = []
 
@@ -216,101 +236,80 @@ class MoveUgcActivities:
                 if record:
                     beat(record[0], done)
                 if 0 < done < total:
-                    crash_point("upload")
+                    self._at("upload")
 
             file = await self._ugc.files.upload(
                 path,
                 type=args.file_type,
-                metadata={MARKER_KEY: args.workflow_id},
+                metadata=marked(None, args.key),
                 progress=progress,
                 on_record=on_record,
             )
-            crash_point("uploaded")
+            self._at("uploaded")
             return file.id
-
-    async def _stored_before(self, file_id: str, args: UploadArgs) -> bool:
-        """True when `file_id` is this workflow's record and storage holds exactly this video."""
-        try:
-            record = await self._ugc.files.retrieve(file_id)
-        except MoveUgcError:
-            return False
-        metadata = record.metadata
-        if not isinstance(metadata, dict) or metadata.get(MARKER_KEY) != args.workflow_id:
-            return False
-        if not record.presigned_url:
-            return False
-        found = await self._probe(record.presigned_url)
-        if found is None or found[0] != args.size or found[1] is None:
-            return False
-        local = await anyio.to_thread.run_sync(md5_of_file, Path(args.path))
-        return found[1] == local
-
-    async def _probe(self, url: str) -> tuple[int, str | None] | None:
-        """Size and MD5 (from the ETag) of the object behind a presigned GET URL, or None."""
-        try:
-            return await self._ugc.files.probe(url)
-        except MoveUgcError:
-            return None  # nothing proven: the bytes are sent again
 
     # ------------------------------------------------------------------ take
     @activity.defn(name="create_take")
     async def create_take(self, args: CreateTakeArgs) -> str:
         """Create the take (or find the one an earlier attempt created); returns its id."""
         entered = time.monotonic()
+        lookup = Lookup(LoopClock(), args.lookup_window)
+        takes = self._ugc.takes
         async with _heartbeating():
             if activity.info().attempt > 1:
-                found = await self._find_take(args.workflow_id, args.not_before)
+                found = await look_again(
+                    lambda: find_take(takes, args.key, since=args.not_before),
+                    _earlier_lookup(args.lookup_window),
+                )
                 if found is not None:
                     return found
-            source = SourceIn(
-                device_label=args.device_label,
-                file_id=args.file_id,
-                format=args.file_type.upper(),  # type: ignore[arg-type]
-            )
             with _before_deadline(entered):
-                take = await self._ugc.takes.create_singlecam(
-                    [source], name=args.name, metadata=_marked(args.metadata, args.workflow_id)
+                take_id = await create_take(
+                    takes,
+                    args.key,
+                    args,
+                    file_id=args.file_id,
+                    file_type=args.file_type,
+                    lookup=lookup,
+                    since=lambda: args.not_before,
                 )
-            crash_point("create_take")
-            return take.id
-
-    async def _find_take(self, workflow_id: str, not_before: float) -> str | None:
-        async for take in self._ugc.takes.list(limit=100):
-            metadata = take.metadata
-            if isinstance(metadata, dict) and metadata.get(MARKER_KEY) == workflow_id:
-                return take.id
-            if take.created is not None and take.created.timestamp() < not_before:
-                return None
-        return None
+            self._at("create_take")
+            return take_id
 
     # ------------------------------------------------------------------ job
     @activity.defn(name="create_job")
     async def create_job(self, args: CreateJobArgs) -> str:
         """Start the job (or find the one an earlier attempt started); returns its id."""
         entered = time.monotonic()
+        lookup = Lookup(LoopClock(), args.lookup_window)
+        jobs = self._ugc.jobs
         async with _heartbeating():
             if activity.info().attempt > 1:
-                page = await self._ugc.jobs.list(take_id=args.take_id, limit=20)
-                for job in page.items:
-                    if job.id not in args.exclude:
-                        return job.id
-            with _before_deadline(entered):
-                job = await self._ugc.jobs.create_singlecam(
-                    args.take_id,
-                    outputs=args.outputs,
-                    name=args.name,
-                    metadata=_marked(args.metadata, args.workflow_id),
+                found = await look_again(
+                    lambda: find_job(jobs, args.take_id, exclude=args.exclude),
+                    _earlier_lookup(args.lookup_window),
                 )
-            crash_point("create_job")
-            return job.id
+                if found is not None:
+                    return found
+            with _before_deadline(entered):
+                job_id = await create_job(
+                    jobs,
+                    args.key,
+                    args,
+                    take_id=args.take_id,
+                    exclude=args.exclude,
+                    lookup=lookup,
+                )
+            self._at("create_job")
+            return job_id
 
     # ------------------------------------------------------------------ wait
     @activity.defn(name="wait_job")
-    async def wait_job(self, job_id: str) -> JobEnd:
-        """Wait, in this worker's shared polling rounds, until the job ends and its outputs
-        have URLs (or it fails)."""
+    async def wait_job(self, job_id: str, outputs: list[str] | None = None) -> JobEnd:
+        """Wait, in this worker's shared polling rounds, until the job ends and the outputs
+        it was asked for (`outputs`; None: the API's defaults) have URLs (or it fails)."""
         async with _heartbeating():
-            end = await self._poller.wait(job_id)
+            end = await self._poller.wait(job_id, outputs)
             return JobEnd(job_id, end.finished, end.state, end.reason)
 
     # ------------------------------------------------------------------ download
@@ -323,17 +322,10 @@ class MoveUgcActivities:
             def progress(done: int, total: int) -> None:
                 beat(done)
                 if 0 < done < total:
-                    crash_point("download")
+                    self._at("download")
 
             wanted = [OutputType(o) for o in args.outputs] if args.outputs else None
             paths = await self._ugc.jobs.download_outputs(
                 args.job_id, args.dest, types=wanted, progress=progress
             )
             return {kind.value: str(path) for kind, path in paths.items()}
-
-
-def _marked(metadata: Any, workflow_id: str) -> dict[str, Any]:
-    base = (
-        metadata if isinstance(metadata, dict) else ({} if metadata is None else {"user": metadata})
-    )
-    return {**base, MARKER_KEY: workflow_id}

@@ -11,20 +11,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import InvalidInputError, MoveUgcError
+
+if TYPE_CHECKING:
+    from ._activities import StepHook
 
 CONNECT_RETRIES = 20
 """Tries again to reach Temporal when a worker starts (about a minute at most, with jitter)."""
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")
+IGNORED_WITH_TEMPORAL = {
+    "rate_limit": ("--rate-limit", "the workers' --rate-limit sets the cluster's budget"),
+    "concurrency": ("--concurrency", "the workers' --max-transfers bound their transfers"),
+    "resume": ("--resume", "submitting again attaches to the inputs' runs by itself"),
+    "journal": ("--journal", "the cluster keeps each input's state"),
+}
+"""Flags of the local `bulk` that mean nothing to a distributed run: refused, not ignored.
+(`--interval` is honoured: it paces the progress queries.)"""
 TEMPORAL_API_KEY_ENV = "TEMPORAL_API_KEY"
 """Where the Temporal Cloud API key is read from (never from the command line: it would show
 in process listings)."""
@@ -59,7 +70,8 @@ def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
         "--temporal",
         metavar="HOST:PORT",
         required=required,
-        help="Temporal frontend address (a dev server, a cluster or Temporal Cloud)",
+        help="Temporal frontend address (a dev server, a cluster or Temporal Cloud)"
+        + ("" if required else "; the run is spread over its workers (default: run here)"),
     )
     parser.add_argument("--namespace", default="default", help="Temporal namespace")
     parser.add_argument("--task-queue", default="move-ugc", help="shared task queue name")
@@ -73,7 +85,11 @@ def _temporal_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
 def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
     """Add `worker` to the command line's subcommands."""
     worker: argparse.ArgumentParser = commands.add_parser(
-        "worker", help="serve distributed bulk runs (Temporal)"
+        "worker",
+        help="serve distributed bulk runs (Temporal)",
+        description="Serve `bulk --temporal` runs on this machine until interrupted: upload "
+        "the videos it holds, follow jobs, download outputs that land here. Needs the "
+        "temporal extra.",
     )
     _temporal_arguments(worker, required=True)
     worker.add_argument(
@@ -85,18 +101,54 @@ def add_worker_parser(commands: Any) -> argparse.ArgumentParser:
         "--rate-limit",
         type=_positive_int,
         default=None,
-        help="requests per window for the whole cluster (every worker of the key alike)",
+        metavar="N",
+        help="requests per window for the whole cluster, every worker of the key alike "
+        "(default: no limit)",
     )
-    worker.add_argument("--window", type=_positive, default=3600.0, help="budget window, seconds")
-    worker.add_argument("--lease", type=_positive, default=30.0, help="permit lifetime, seconds")
-    worker.add_argument("--budget-batch", type=_positive_int, default=1, help="permits per ask")
-    worker.add_argument("--poll-interval", type=_positive, default=5.0)
-    worker.add_argument("--poll-max-interval", type=_positive, default=60.0)
-    worker.add_argument("--max-transfers", type=_positive_int, default=8)
     worker.add_argument(
-        "--chunk-size", type=_positive_int, default=None, help="transfer chunk size, bytes"
+        "--window", type=_positive, default=3600.0, metavar="SECONDS", help="budget window"
     )
-    worker.add_argument("--state-dir", default=None, help="where this host remembers its uploads")
+    worker.add_argument(
+        "--lease", type=_positive, default=30.0, metavar="SECONDS", help="permit lifetime"
+    )
+    worker.add_argument(
+        "--budget-batch", type=_positive_int, default=1, metavar="N", help="permits per ask"
+    )
+    worker.add_argument(
+        "--poll-interval",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="first wait between status checks of the jobs",
+    )
+    worker.add_argument(
+        "--poll-max-interval",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait between status checks, which grow while nothing changes",
+    )
+    worker.add_argument(
+        "--max-transfers",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="uploads and downloads at once on this machine",
+    )
+    worker.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        metavar="BYTES",
+        help="transfer chunk size (default: the SDK's)",
+    )
+    worker.add_argument(
+        "--state-dir",
+        default=None,
+        metavar="DIR",
+        help="where this host remembers its uploads (default: $XDG_CACHE_HOME/aio-move-ugc, "
+        "else ~/.cache/aio-move-ugc)",
+    )
     worker.add_argument(
         "--connect-retries",
         type=_count,
@@ -136,6 +188,31 @@ def add_bulk_temporal_arguments(bulk: argparse.ArgumentParser) -> None:
     bulk.add_argument("--retry-max", type=_positive, default=60.0, help=argparse.SUPPRESS)
 
 
+def refused_with_temporal(args: argparse.Namespace) -> str | None:
+    """The usage error of a `bulk --temporal` given a flag only the local run uses, or None."""
+    for name, (flag, why) in IGNORED_WITH_TEMPORAL.items():
+        if getattr(args, name, None) not in (None, False):
+            return f"{flag} does not apply with --temporal ({why})"
+    return None
+
+
+def _quiet_runtime() -> Any:
+    """A Temporal runtime whose own log lines go to Python logging (stderr), never to stdout,
+    where `--json` writes JSON lines only."""
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    filters = TelemetryFilter(core_level="WARN", other_level="ERROR")
+    telemetry = TelemetryConfig(logging=LoggingConfig(filter=filters, forwarding=forwarding))
+    return Runtime(telemetry=telemetry)
+
+
 class TemporalUnreachableError(MoveUgcError):
     """The Temporal server did not answer (not there, restarting, or refusing)."""
 
@@ -152,6 +229,7 @@ async def _connect(args: argparse.Namespace, *, retries: int = 0) -> Any:
     if not host or not port.isdigit():
         raise InvalidInputError(f"--temporal must be HOST:PORT, got {address!r}")
     api_key = os.environ.get(TEMPORAL_API_KEY_ENV) or None
+    runtime = _quiet_runtime()
 
     async def attempt() -> Any:
         try:
@@ -160,6 +238,7 @@ async def _connect(args: argparse.Namespace, *, retries: int = 0) -> Any:
                 namespace=args.namespace,
                 api_key=api_key,
                 tls=bool(args.tls or api_key),
+                runtime=runtime,
             )
         except RuntimeError as exc:
             message = str(exc)
@@ -186,8 +265,9 @@ async def _connect(args: argparse.Namespace, *, retries: int = 0) -> Any:
     )
 
 
-async def cmd_worker(args: argparse.Namespace) -> int:
-    """Run a worker until SIGINT or SIGTERM; in-flight steps are retried elsewhere."""
+async def cmd_worker(args: argparse.Namespace, hooks: StepHook | None = None) -> int:
+    """Run a worker until SIGINT or SIGTERM; in-flight steps are retried elsewhere. `hooks` is
+    given to `run_worker` (tests stop the worker at a step with it)."""
     from ..transfers import TransferConfig
     from . import WorkerConfig, run_worker
 
@@ -222,29 +302,40 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         flush=True,
     )
     await run_worker(
-        temporal, config, api_key=args.api_key, endpoint_url=args.endpoint_url, stop=stop
+        temporal,
+        config,
+        api_key=args.api_key,
+        endpoint_url=args.endpoint_url,
+        stop=stop,
+        hooks=hooks,
     )
     return 0
 
 
-def _videos(pattern: str) -> list[Path]:
-    base = Path(pattern)
-    if base.is_dir():
-        found = [p for p in base.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()]
-    else:
-        anchor = Path(base.anchor) if base.is_absolute() else Path()
-        relative = str(base.relative_to(anchor)) if base.is_absolute() else pattern
-        found = [p for p in anchor.glob(relative) if p.is_file()]
-    if not found:
-        raise InvalidInputError(f"no videos found at {pattern}")
-    return sorted(found)
+async def _follow(bulk: Any, submissions: list[Any], interval: float, out: Any) -> None:
+    """Say on stderr each input's step as it changes (queried every `interval` seconds)."""
+    seen: dict[str, str] = {}
+    while True:
+        for submission in submissions:
+            stage = await bulk.stage(submission)
+            if stage is not None and seen.get(submission.workflow_id) != stage:
+                seen[submission.workflow_id] = stage
+                print(f"{submission.item.path}: {stage}", file=out, flush=True)
+        await asyncio.sleep(interval)
 
 
 async def cmd_bulk_temporal(args: argparse.Namespace) -> int:
     """Submit every video to the cluster and print one result per input as each finishes."""
+    from ..bulk import discover
     from . import DistributedBulk, Timing
 
-    videos = await asyncio.to_thread(_videos, args.inputs)
+    problem = refused_with_temporal(args)
+    if problem is not None:
+        raise InvalidInputError(problem)
+    videos, others = await asyncio.to_thread(discover, args.inputs)
+    if others and not args.json:
+        names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+        print(f"note: skipped {len(others)} files that are not videos ({names})", file=sys.stderr)
     timing = Timing(
         heartbeat=args.heartbeat,
         api_call=args.api_call_timeout,
@@ -275,23 +366,35 @@ async def cmd_bulk_temporal(args: argparse.Namespace) -> int:
                 print(f"{row['video']}: {row['workflow_id']} ({state})")
         return 0
     failed = 0
-    async for result in bulk.results(submissions):
-        failed += not result.ok
-        row = {
-            "video": str(result.item.path),
-            "ok": result.ok,
-            "skipped": result.skipped,
-            "key": result.key,
-            "take_id": result.take_id,
-            "job_id": result.job_id,
-            "outputs": {k.value: str(p) for k, p in result.outputs.items()},
-            "error": str(result.error) if result.error else None,
-        }
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            status = "ok" if result.ok else f"failed: {row['error']}"
-            print(f"{row['video']}: {status}", flush=True)
+    interval = getattr(args, "interval", None) or 5.0
+    follower = None
+    if not args.json:
+        pending = [s for s in submissions if not s.finished_before]
+        follower = asyncio.ensure_future(_follow(bulk, pending, interval, sys.stderr))
+    try:
+        async for result in bulk.results(submissions):
+            failed += not result.ok
+            row = {
+                "video": str(result.item.path),
+                "ok": result.ok,
+                "skipped": result.skipped,
+                "key": result.key,
+                "take_id": result.take_id,
+                "job_id": result.job_id,
+                "outputs": {k.value: str(p) for k, p in result.outputs.items()},
+                "error": str(result.error) if result.error else None,
+            }
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                status = "ok" if result.ok else f"failed: {row['error']}"
+                if result.skipped:
+                    status = "skipped (done before)"
+                print(f"{row['video']}: {status}", flush=True)
+    finally:
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
     if failed:
         print(f"error: {failed} of {len(submissions)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
@@ -321,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bulk" and not args.temporal:
         print("error: bulk here needs --temporal HOST:PORT", file=sys.stderr)
         return 2
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     command = cmd_worker if args.command == "worker" else cmd_bulk_temporal
     try:
         return asyncio.run(command(args))

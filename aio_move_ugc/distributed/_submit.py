@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -22,9 +23,16 @@ from temporalio.service import RPCError
 
 from .. import InvalidInputError, JobFailedError, MoveUgcError, OutputType
 from .._retry import Retrier, RetryPolicy
-from ..bulk import BulkItem, BulkResult
+from .._steps import (
+    BulkItem,
+    BulkResult,
+    as_item,
+    identity,
+    normalise_outputs,
+    read_digests,
+)
 from ..transfers.upload import check_upload_source
-from ._identity import content_key, workflow_id
+from ._identity import workflow_id
 from ._types import DEFAULT_TASK_QUEUE, Previous, TakeInput, TakeOutcome, Timing
 from ._workflow import INPUT_FAILED, TakeWorkflow
 
@@ -46,6 +54,8 @@ class Submission:
     workflow_id: str
     started: bool
     """False when the input was already known: the submission attached to its workflow."""
+    finished_before: bool = False
+    """True when the input's workflow had already completed: its result is `skipped`."""
 
 
 class DistributedBulk:
@@ -87,17 +97,19 @@ class DistributedBulk:
         before anything is sent. An input whose earlier run failed is run again (reusing its
         upload and take) only with `retry_failed=True`.
         """
-        wanted = _outputs(outputs)
+        wanted = normalise_outputs(outputs)
         _name(host, "host")
         target = _name(dest_host if dest_host is not None else host, "dest_host")
-        items = [_item(raw, wanted) for raw in inputs]
+        if isinstance(inputs, str | os.PathLike):
+            raise InvalidInputError("inputs must be a list of paths or BulkItems")
+        items = [as_item(raw, wanted) for raw in inputs]
         dest_dir, checked = await asyncio.to_thread(_prepare, items, dest)
         limiter = asyncio.Semaphore(SUBMIT_CONCURRENCY)
 
         async def one(item: BulkItem, path: Path, size: int, file_type: str) -> Submission:
             async with limiter:
                 outputs = [o.value for o in item.outputs] if item.outputs else None
-                key = await asyncio.to_thread(content_key, path, outputs)
+                key = identity((await read_digests(path)).content, item.outputs)
                 take = TakeInput(
                     key=key,
                     path=str(path),
@@ -113,12 +125,13 @@ class DistributedBulk:
                     outputs=outputs,
                     timing=self.timing,
                 )
-                started = await self._start(take, retry_failed=retry_failed)
-                return Submission(item, key, workflow_id(key), started)
+                started, finished = await self._start(take, retry_failed=retry_failed)
+                return Submission(item, key, workflow_id(key), started, finished)
 
         return list(await asyncio.gather(*(one(*entry) for entry in checked)))
 
-    async def _start(self, take: TakeInput, *, retry_failed: bool) -> bool:
+    async def _start(self, take: TakeInput, *, retry_failed: bool) -> tuple[bool, bool]:
+        """Whether a run was started, and whether the input had finished before."""
         wid = workflow_id(take.key)
         try:
             await self._temporal.start_workflow(
@@ -128,16 +141,15 @@ class DistributedBulk:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
-            return True
+            return True, False
         except WorkflowAlreadyStartedError:
-            if not retry_failed:
-                return False
+            pass
         handle = self._temporal.get_workflow_handle(wid)
         description = await handle.describe()
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            return False
         if description.status == WorkflowExecutionStatus.COMPLETED:
-            return False
+            return False, True
+        if description.status == WorkflowExecutionStatus.RUNNING or not retry_failed:
+            return False, False
         outcome = await _outcome_of(handle)
         previous = Previous(
             file_id=outcome.file_id if outcome else None,
@@ -155,8 +167,18 @@ class DistributedBulk:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
         except WorkflowAlreadyStartedError:
-            return False
-        return True
+            return False, False
+        return True, False
+
+    async def stage(self, submission: Submission) -> str | None:
+        """The step a submitted input is at (pending, uploading, creating, processing,
+        downloading, done), or None when the cluster does not say just now."""
+        handle = self._temporal.get_workflow_handle(submission.workflow_id)
+        try:
+            stage = await handle.query("stage")
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            return None
+        return stage if isinstance(stage, str) else None
 
     async def results(self, submissions: Sequence[Submission]) -> AsyncIterator[BulkResult]:
         """A `BulkResult` per submission, as each workflow ends (in completion order)."""
@@ -200,7 +222,7 @@ class DistributedBulk:
             outcome.job_id,
         )
         result.outputs = {OutputType(k): Path(v) for k, v in outcome.outputs.items()}
-        result.skipped = outcome.ok and not submission.started
+        result.skipped = outcome.ok and submission.finished_before
         if not outcome.ok:
             if outcome.job_failed and outcome.job_id:
                 result.error = JobFailedError(outcome.job_id, "FAILED", outcome.error)
@@ -245,48 +267,10 @@ async def _outcome_of(handle: WorkflowHandle[Any, Any]) -> TakeOutcome | None:
     return None
 
 
-def _outputs(outputs: Sequence[OutputType | str] | None) -> tuple[OutputType, ...] | None:
-    if outputs is None:
-        return None
-    if isinstance(outputs, str):
-        raise InvalidInputError("outputs must be a list of output types, not one string")
-    values = []
-    for value in outputs:
-        try:
-            values.append(OutputType(value))
-        except ValueError:
-            raise InvalidInputError(f"unknown output type {value!r}") from None
-    if not values:
-        raise InvalidInputError("outputs must not be empty (None asks for the defaults)")
-    return tuple(dict.fromkeys(values))
-
-
 def _name(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or "@" in value:
         raise InvalidInputError(f"{what} must be a non-empty host name without '@'")
     return value
-
-
-def _item(
-    raw: str | os.PathLike[str] | BulkItem, default: tuple[OutputType, ...] | None
-) -> BulkItem:
-    if isinstance(raw, BulkItem):
-        item = raw
-        if item.outputs is None and default is not None:
-            item = BulkItem(item.path, item.device_label, item.name, item.metadata, default)
-    elif isinstance(raw, str | os.PathLike):
-        item = BulkItem(Path(raw), outputs=default)
-    else:
-        raise InvalidInputError(f"an input must be a path or a BulkItem, not {type(raw).__name__}")
-    if not isinstance(item.device_label, str) or not item.device_label.strip():
-        raise InvalidInputError("device_label must be a non-empty string")
-    try:
-        json.dumps(item.metadata)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"metadata of {item.path} is not JSON-serialisable") from None
-    if item.outputs is not None:
-        _outputs(item.outputs)
-    return item
 
 
 def _prepare(

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._steps import MARKER_KEY
+
+__all__ = ["DEFAULT_TASK_QUEUE", "MARKER_KEY"]
+
 DEFAULT_TASK_QUEUE = "move-ugc"
 """Queue of the workflows and of the activities that only talk to the API."""
-MARKER_KEY = "aio_move_ugc_workflow"
-"""Metadata key that ties a file record, a take and a job to the workflow that made them."""
 
 
 def host_queue(task_queue: str, host: str) -> str:
@@ -37,6 +39,9 @@ class Timing:
     retry_max: float = 60.0
     api_attempts: int = 20
     """Attempts of each API step before the input is given up (0: no limit)."""
+    lookup_window: float = 5.0
+    """Seconds a create whose outcome is unknown is looked for before the attempt fails (list
+    queries lag behind writes); the next attempt looks again before it creates."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class TakeInput:
     """One input: a video on `host`, processed into outputs that land in `dest` on `dest_host`."""
 
     key: str
-    """sha256 of the video's bytes and of the options that change the result."""
+    """The input's identity (`_steps.identity`): its bytes and the outputs it asks for."""
     path: str
     size: int
     file_type: str
@@ -83,23 +88,27 @@ class UploadArgs:
 @dataclass(frozen=True)
 class CreateTakeArgs:
     workflow_id: str
+    key: str
     file_id: str
     file_type: str
     device_label: str
     name: str | None
     metadata: Any
     not_before: float
+    lookup_window: float = 5.0
 
 
 @dataclass(frozen=True)
 class CreateJobArgs:
     workflow_id: str
+    key: str
     take_id: str
     outputs: list[str] | None
     name: str | None
     metadata: Any
     exclude: list[str] = field(default_factory=list)
     """Jobs of the take that belong to an earlier, failed run."""
+    lookup_window: float = 5.0
 
 
 @dataclass(frozen=True)

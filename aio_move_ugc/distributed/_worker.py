@@ -13,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from .. import AsyncMoveUgc, ConfigurationError
 from ..transfers import TransferConfig
-from ._activities import MoveUgcActivities
+from ._activities import MoveUgcActivities, StepHook
 from ._budget import ClusterBudget
 from ._budget_workflow import BudgetWorkflow
 from ._poller import JobPoller
@@ -80,9 +80,12 @@ async def run_worker(
     api_key: str | None = None,
     endpoint_url: str | None = None,
     stop: asyncio.Event | None = None,
+    hooks: StepHook | None = None,
 ) -> None:
     """Serve until `stop` is set (or the task is cancelled), then finish in-flight work briefly
     and return. The API key and endpoint default to `MOVE_UGC_API_KEY` / `MOVE_UGC_ENDPOINT_URL`.
+    `hooks(point)` is called at the points of the steps `StepHook` names (tests stop the
+    worker there).
     """
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     budget: ClusterBudget | None = None
@@ -106,7 +109,9 @@ async def run_worker(
         poller = JobPoller(
             ugc, interval=config.poll_interval, max_interval=config.poll_max_interval
         )
-        activities = MoveUgcActivities(ugc, poller, state_dir=config.state_dir or _cache_dir())
+        activities = MoveUgcActivities(
+            ugc, poller, state_dir=config.state_dir or _cache_dir(), hooks=hooks
+        )
         shared = Worker(
             temporal,
             task_queue=config.task_queue,

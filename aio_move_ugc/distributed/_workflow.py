@@ -98,12 +98,14 @@ class TakeWorkflow:
                     "create_take",
                     CreateTakeArgs(
                         wid,
+                        take.key,
                         file_id,
                         take.file_type,
                         take.device_label,
                         take.name,
                         take.metadata,
                         not_before,
+                        timing.lookup_window,
                     ),
                     result_type=str,
                     start_to_close_timeout=timedelta(seconds=timing.api_call),
@@ -114,11 +116,13 @@ class TakeWorkflow:
                 "create_job",
                 CreateJobArgs(
                     wid,
+                    take.key,
                     take_id,
                     take.outputs,
                     take.name,
                     take.metadata,
                     list(previous.failed_job_ids) if previous else [],
+                    timing.lookup_window,
                 ),
                 result_type=str,
                 start_to_close_timeout=timedelta(seconds=timing.api_call),
@@ -128,7 +132,7 @@ class TakeWorkflow:
             self._stage = "processing"
             end = await workflow.execute_activity(
                 "wait_job",
-                job_id,
+                args=[job_id, take.outputs],
                 result_type=JobEnd,
                 start_to_close_timeout=timedelta(seconds=timing.wait),
                 heartbeat_timeout=timedelta(seconds=timing.heartbeat),

@@ -49,7 +49,7 @@ from ._state import (
 )
 
 if TYPE_CHECKING:
-    from ._config import EmulatorConfig
+    from ._config import EmulatorConfig, RecordFault
     from ._faults import Clock
     from ._stats import Stats
     from ._storage import Storage
@@ -121,6 +121,9 @@ class Api:
         self.base_url = base_url
         self.on_job_created = on_job_created
         self._materializing: dict[str, asyncio.Lock] = {}
+        self.record_faults: dict[str, RecordFault] = {}
+        """Resolver faults per record id (see `Emulator.fail_record`)."""
+        self._fault_uses: dict[str, int] = {}
 
     # ----------------------------------------------------------------- views
     def metadata(self, kind: str, value: str | None) -> str | None:
@@ -138,7 +141,19 @@ class Api:
         }
 
     def file_view(self, rec: FileRecord, *, upload: bool = False) -> View:
-        async def presigned_url(info: GraphQLResolveInfo) -> str | None:
+        def get_url() -> str:
+            return self.storage.presign(
+                "GET", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
+            )
+
+        async def materialized_url() -> str:
+            await self._materialize(rec)
+            return get_url()
+
+        def presigned_url(info: GraphQLResolveInfo) -> Any:
+            # A coroutine only while the output still has to be written: graphql-core drops
+            # the pending fields of a query whose non-null root field failed, and a dropped
+            # coroutine warns; a plain value does not.
             if upload:
                 return self.storage.presign(
                     "PUT", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
@@ -146,10 +161,9 @@ class Api:
             if rec.ready_at is not None:
                 if self.clock.monotonic() < rec.ready_at:
                     return None
-                await self._materialize(rec)
-            return self.storage.presign(
-                "GET", rec.key, base_url=self.base_url(), ttl=self.config.url_ttl
-            )
+                if not self.storage.exists(rec.key):
+                    return materialized_url()
+            return get_url()
 
         return {
             "id": rec.id,
@@ -465,6 +479,14 @@ class Api:
         )
         return {"first": size, "after": next_cursor, "items": [view(r) for r in chunk]}
 
+    def _listed(self, records: list[Any]) -> list[Any]:
+        """The records a list query shows: with `list_lag`, not those made within it."""
+        lag = self.config.list_lag
+        if not lag:
+            return records
+        shown_before = self.clock.now() - lag
+        return [r for r in records if r.created <= shown_before]
+
     def _update(
         self, table: dict[str, Any], key: str, metadata: str | None, name: str | None
     ) -> Any:
@@ -490,13 +512,39 @@ class Api:
         return self.file_view(self._get(self.state.files, fileId))
 
     def getJob(self, info: GraphQLResolveInfo, jobId: str) -> View:
-        return self.job_view(self._get(self.state.jobs, jobId))
+        return self._faulted(jobId, self.job_view(self._get(self.state.jobs, jobId)))
 
     def getTake(self, info: GraphQLResolveInfo, takeId: str) -> View:
         return self.take_view(self._get(self.state.takes, takeId))
 
     def getVolume(self, info: GraphQLResolveInfo, id: str) -> View:
-        return self.volume_view(self._get(self.state.volumes, id))
+        return self._faulted(id, self.volume_view(self._get(self.state.volumes, id)))
+
+    def _faulted(self, record_id: str, view: View) -> View:
+        """The view of a record, or its fault as `Emulator.fail_record` set it."""
+        fault = self.record_faults.get(record_id)
+        if fault is None:
+            return view
+        error = AppSyncError(fault.error_type, fault.message)
+        if fault.field is None:
+            self._use_fault(record_id, fault)
+            raise error
+
+        def failing(info: GraphQLResolveInfo) -> Any:
+            self._use_fault(record_id, fault)
+            raise error
+
+        return {**view, fault.field: failing}
+
+    def _use_fault(self, record_id: str, fault: RecordFault) -> None:
+        self.stats.faults[f"record {fault.error_type}"] += 1
+        if fault.times is None:
+            return
+        used = self._fault_uses.get(record_id, 0) + 1
+        self._fault_uses[record_id] = used
+        if used >= fault.times:
+            self.record_faults.pop(record_id, None)
+            self._fault_uses.pop(record_id, None)
 
     def listCameraSettings(self, info: GraphQLResolveInfo) -> View:
         return {"first": len(LENSES), "after": None, "items": [{"lens": lens} for lens in LENSES]}
@@ -513,7 +561,7 @@ class Api:
         takeId: str | None = None,
     ) -> View:
         jobs = [j for j in self.state.jobs.values() if takeId is None or j.take_id == takeId]
-        return self._page(jobs, self.job_view, first, after, sortDirection)
+        return self._page(self._listed(jobs), self.job_view, first, after, sortDirection)
 
     def listTakes(
         self,
@@ -523,7 +571,7 @@ class Api:
         sortDirection: str | None = None,
     ) -> View:
         takes = list(self.state.takes.values())
-        return self._page(takes, self.take_view, first, after, sortDirection)
+        return self._page(self._listed(takes), self.take_view, first, after, sortDirection)
 
     def listVolumes(
         self,
@@ -533,7 +581,7 @@ class Api:
         sortDirection: str | None = None,
     ) -> View:
         volumes = list(self.state.volumes.values())
-        return self._page(volumes, self.volume_view, first, after, sortDirection)
+        return self._page(self._listed(volumes), self.volume_view, first, after, sortDirection)
 
     # -------------------------------------------------------------- mutations
     def createFile(
@@ -552,7 +600,7 @@ class Api:
         rec = FileRecord(
             id=file_id,
             type=file_type,
-            key=f"uploads/{self.ids.uuid()}.{file_type}",
+            key=f"uploads/{self.ids.uuid('upload')}.{file_type}",
             created=self.clock.now(),
             name=name,
             metadata=metadata,

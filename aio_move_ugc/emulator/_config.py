@@ -292,6 +292,33 @@ class RouteFaults:
         _check_seconds("latency", self.latency)
 
 
+@dataclass(frozen=True)
+class RecordFault:
+    """A resolver fault on one record (a job or a volume), answered as AppSync answers one:
+    HTTP 200, an `errors` entry whose `path` leads to it, and null data at that path.
+
+    `field` None fails the record's own resolver (path `[alias]`; `getJob` returns `Job!`, so
+    the whole `data` is null, as GraphQL's null propagation wants); a field name (`outputs`,
+    `progress`...) fails that field inside it (path `[alias, field]`). `error_type` is the
+    AppSync `errorType` (e.g. `Lambda:Unhandled`, `DynamoDB:ProvisionedThroughputExceededException`,
+    `ThrottlingException`, or `BadRequestException` for one that is not transient). `times`:
+    how many answers carry the fault before it heals (None: until cleared).
+    """
+
+    field: str | None = None
+    error_type: str = "Lambda:Unhandled"
+    message: str = "An internal failure occurred in the resolver."
+    times: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.field is not None and (not isinstance(self.field, str) or not self.field):
+            raise ConfigurationError("field must be None or a field name")
+        if not isinstance(self.error_type, str) or not self.error_type:
+            raise ConfigurationError("error_type must be a non-empty string")
+        if self.times is not None:
+            _check_int("times", self.times, minimum=1)
+
+
 ROUTES = ("graphql", "storage_put", "storage_get")
 
 
@@ -312,7 +339,10 @@ class EmulatorConfig:
     Bad values raise `ConfigurationError` (a `ValueError`) at construction.
     """
 
-    seed: int = 0
+    seed: int | None = None
+    """Makes the run repeat: the same requests get the same ids, faults and job failures.
+    Without one, every emulator issues ids of its own (two runs never share an id), while
+    faults and failures are drawn as with seed 0."""
     api_key: str = "emulator-api-key-0123456789"
     client_name: str = "Emulator client"
     # Job simulator.
@@ -340,6 +370,10 @@ class EmulatorConfig:
     hourly_request_budget: int | None = None
     """When set, GraphQL requests beyond this many per key and rolling hour are throttled."""
     faults: dict[str, RouteFaults] = field(default_factory=dict)
+    list_lag: float = 0.0
+    """Seconds (of the emulator's clock) before a new take, job or volume shows in list queries
+    (`listTakes`, `listJobs`, `listVolumes`), as an index that is only eventually consistent
+    lags behind a write; reading a record by its id shows it at once."""
     # Webhooks.
     webhook_retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
     """Delays between delivery attempts when the receiver fails."""
@@ -352,7 +386,8 @@ class EmulatorConfig:
     default; see `Hostility`)."""
 
     def __post_init__(self) -> None:
-        _check_int("seed", self.seed, minimum=0)
+        if self.seed is not None:
+            _check_int("seed", self.seed, minimum=0)
         if not isinstance(self.api_key, str) or len(self.api_key) < 12:
             raise ConfigurationError("api_key must be a string of at least 12 characters")
         if not isinstance(self.faults, dict):
@@ -363,7 +398,13 @@ class EmulatorConfig:
         for route, faults in self.faults.items():
             check_route_faults(route, faults)
         _check_rate("failure_rate", self.failure_rate)
-        for name in ("job_queue_delay", "job_duration", "output_lag", "volume_duration"):
+        for name in (
+            "job_queue_delay",
+            "job_duration",
+            "output_lag",
+            "volume_duration",
+            "list_lag",
+        ):
             _check_seconds(name, getattr(self, name))
         _check_seconds("url_ttl", self.url_ttl, positive=True)
         _check_seconds("webhook_timeout", self.webhook_timeout, positive=True)

@@ -42,8 +42,9 @@ class Clock:
 class FaultInjector:
     """Draws the fate of each request from one seeded generator per route."""
 
-    def __init__(self, seed: int, faults: dict[str, RouteFaults]) -> None:
-        self._seed = seed
+    def __init__(self, seed: int | None, faults: dict[str, RouteFaults]) -> None:
+        # Without a seed, fates are drawn as with seed 0: only ids need to differ per emulator.
+        self._seed = seed or 0
         self._faults = dict(faults)
         self._rngs = {route: self._rng(route) for route in ROUTES}
 

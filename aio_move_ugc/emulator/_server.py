@@ -33,7 +33,7 @@ from graphql import (
 from .._exceptions import ConfigurationError
 from .._schema import load_schema
 from ._api import Api, AppSyncError
-from ._config import EmulatorConfig, RouteFaults, Variants
+from ._config import EmulatorConfig, RecordFault, RouteFaults, Variants
 from ._faults import Clock, FaultInjector
 from ._hostile import Hostile
 from ._state import ClientRecord, IdFactory, State
@@ -207,7 +207,8 @@ def validation_error(error: GraphQLError) -> dict[str, Any]:
 class Emulator:
     """The local Move UGC API: `async with Emulator() as emu:`, then use `emu.endpoint_url`.
 
-    All randomness (ids, job failures, faults) comes from `config.seed`; all times from the
+    All randomness (ids, job failures, faults) comes from `config.seed` (without one, ids are
+    this emulator's own and the rest is drawn as with seed 0); all times from the
     emulator's clock, which tests move with `advance()`.
     """
 
@@ -228,12 +229,15 @@ class Emulator:
         self.port = port
         self._root = root
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._lost: dict[str, int] = {}
+        """Answers to cut, by operation name (`lose_answers`)."""
         self.clock = Clock()
         self.stats = Stats()
+        fates = self.config.seed or 0  # without a seed, fates still repeat: tests rely on it
         self.faults = FaultInjector(self.config.seed, self.config.faults)
-        self.hostile = Hostile(self.config.hostility, self.config.seed, self.clock)
-        self._rng = random.Random(self.config.seed)
-        self.ids = IdFactory(random.Random(self.config.seed + 1))
+        self._rng = random.Random(fates)
+        self.ids = IdFactory(self.config.seed)
+        self.hostile = Hostile(self.config.hostility, fates, self.clock)
         self.state = State(
             client=ClientRecord(
                 id=self.ids.new("client"), name=self.config.client_name, created=self.clock.now()
@@ -346,14 +350,45 @@ class Emulator:
         """Inject (or with None, stop) faults on "graphql", "storage_put" or "storage_get"."""
         self.faults.set(route, faults)
 
+    def fail_record(self, record_id: str, fault: RecordFault | None = None) -> None:
+        """Make reads of one job or volume fail as a resolver fault does on AppSync (HTTP 200,
+        an error whose `path` leads to it, null data there), or with `fault=None` heal it.
+
+        ```python
+        emu.fail_record(job_id, RecordFault(error_type="Lambda:Unhandled", times=2))
+        emu.fail_record(job_id, RecordFault(field="outputs"))   # an error inside the job
+        ```
+        """
+        if fault is None:
+            self.api.record_faults.pop(record_id, None)
+            return
+        if not isinstance(fault, RecordFault):
+            raise ConfigurationError("fault must be a RecordFault or None")
+        self.api.record_faults[record_id] = fault
+
     def set_failure_rate(self, rate: float) -> None:
         """Change the share of new jobs that end FAILED (jobs already made keep their fate)."""
         self.config = replace(self.config, failure_rate=rate)
         self.api.config = self.config
 
+    def set_list_lag(self, seconds: float) -> None:
+        """Change `list_lag`: how long new records stay out of list queries."""
+        self.config = replace(self.config, list_lag=seconds)
+        self.api.config = self.config
+
     def advance(self, seconds: float) -> None:
         """Move the server clock forward: URLs expire, jobs progress."""
         self.clock.advance(seconds)
+
+    def lose_answers(self, operation: str, count: int = 1) -> None:
+        """Carry out the next `count` requests of `operation` (e.g. "CreateSingleCamTake") and
+        then cut the connection in the middle of their answers: the client cannot tell whether
+        they were applied (the case a create's lookup is for)."""
+        if not isinstance(operation, str) or not operation:
+            raise ConfigurationError("operation must be the name of a GraphQL operation")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(f"count must be a whole number >= 0, got {count!r}")
+        self._lost[operation] = count
 
     def environment(self) -> dict[str, str]:
         """Variables that point a client (ours or the sync SDK) at this emulator."""
@@ -479,6 +514,10 @@ class Emulator:
         if fault is not None and fault.kind == "reset":
             self.stats.faults["graphql reset"] += 1
             return GraphQLAnswer(200, reply, data, cut_at=int(len(data) * fault.reset_fraction))
+        if self._lost.get(operation_name or ""):
+            self._lost[operation_name or ""] -= 1
+            self.stats.faults["graphql lost answer"] += 1
+            return GraphQLAnswer(200, reply, data, cut_at=len(data) // 2)
         return GraphQLAnswer(200, reply, data)
 
     async def _cut(self, request: web.Request, answer: GraphQLAnswer) -> web.StreamResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,24 +52,38 @@ def iso(ts: float) -> str:
 
 
 class IdFactory:
-    """IDs shaped like the real ones (`job-<uuid4>`), drawn from the seed so runs repeat."""
+    """IDs shaped like the real ones (`job-<uuid4>`): unique to this emulator, or repeated
+    run after run when it was given a seed.
 
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
+    Each kind (`job`, `take`, `file`...) counts on its own, and its name goes into every id,
+    so no UUID is ever both a take and a job, and the ids of one kind do not shift when
+    another kind is made more often. Without a seed, a random salt keeps two emulators (two
+    runs into one folder) from issuing the same ids.
+    """
 
-    def uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+    def __init__(self, seed: int | None) -> None:
+        self._salt = secrets.token_hex(16) if seed is None else f"seed {seed}"
+        self._counts: dict[str, int] = {}
+        self._tokens = random.Random(f"{self._salt}/tokens")
+
+    def uuid(self, kind: str) -> str:
+        """The next UUID of `kind`."""
+        count = self._counts.get(kind, 0)
+        self._counts[kind] = count + 1
+        digest = hashlib.sha256(f"{self._salt}\x00{kind}\x00{count}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def new(self, prefix: str) -> str:
-        return f"{prefix}-{self.uuid()}"
+        return f"{prefix}-{self.uuid(prefix)}"
 
     def token(self, nbytes: int = 16) -> bytes:
-        return self._rng.randbytes(nbytes)
+        return self._tokens.randbytes(nbytes)
 
     @staticmethod
     def derive(prefix: str, *parts: str) -> str:
-        """An id fixed by `parts` (themselves seeded ids); it leaves the id stream untouched."""
-        digest = hashlib.sha256("\x00".join(parts).encode()).digest()[:16]
+        """An id fixed by `parts` (themselves unique ids) and its kind; it leaves the counts
+        untouched."""
+        digest = hashlib.sha256("\x00".join((prefix, *parts)).encode()).digest()[:16]
         return f"{prefix}-{uuid.UUID(bytes=digest, version=4)}"
 
 

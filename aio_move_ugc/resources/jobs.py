@@ -16,7 +16,16 @@ from ..transfers.outputs import OutputKey, download_outputs, requested_outputs
 from ..types._enums import OutputType, SortDirection
 from ..types._models import ClipWindow, Job, JobOptions
 from ..types.events import JobEvent
-from ..watch import PollPolicy, Requested, Until, check_until, wait_job, watch_jobs
+from ..watch import (
+    JobWaiter,
+    PollPolicy,
+    Requested,
+    Until,
+    check_until,
+    retrieve_jobs,
+    wait_job,
+    watch_jobs,
+)
 from ..watch import job_ids as job_ids_of
 from ._base import Resource
 
@@ -160,6 +169,21 @@ class Jobs(Resource):
         variables = {"jobId": check.identifier(id, "job")}
         return await self._run("GetJob", Job, variables, expand)
 
+    async def retrieve_many(self, ids: Iterable[str]) -> dict[str, Job]:
+        """Many jobs as they are now, up to 50 per request (GraphQL aliases): ceil(N/50)
+        requests for N ids, with their outputs (and download URLs once ready).
+
+        ```python
+        jobs = await ugc.jobs.retrieve_many(job_ids)
+        unknown = set(job_ids) - set(jobs)
+        ```
+        Returns a dict from id to `Job`, in the order of `ids` (repeats once); ids the API does
+        not know are left out. Raises `InvalidInputError` for a malformed id (nothing sent),
+        and the API's error when it could not read one of the jobs (an error entry about that
+        job alone: the others' answer is not enough to go on with).
+        """
+        return await retrieve_jobs(self._ctx, job_ids_of(ids))
+
     async def update(
         self,
         id: str,
@@ -236,8 +260,15 @@ class Jobs(Resource):
         but outputs it was asked for still have no URL). `outputs` says what the job was asked
         for, when this client did not create it. Without it, such a job is ready once it lists
         every default output with a URL, or once every listed output has a URL and the list
-        has stayed the same for a polling round and for twice as long as it took to grow
-        (logged as a warning, since the job may have asked for more).
+        has stayed the same for 10 seconds and twice as long as it took to grow. A job whose
+        settled list lacks an output it was asked for raises `OutputMissingError` at once,
+        naming what it lists.
+
+        Pacing counts from the start of the watch, queue included (a job starting does not
+        make it ask more often): a job queued 5 minutes then running 10 costs at most 40
+        requests. A job that cannot be read (an error the API reports about it alone) is
+        asked again; after `max_failures` (5) failed looks in a row, or at once when the
+        error is not transient, the watch raises it.
         """
         return self.watch_many(
             [check.identifier(job_id, "job")],
@@ -321,6 +352,18 @@ class Jobs(Resource):
             outputs=wanted,
         )
 
+    def waiter(
+        self, *, interval: float | None = None, max_interval: float | None = None
+    ) -> JobWaiter:
+        """A shared waiter: many tasks each wait for their own job (`await w.wait(job_id)`)
+        and one loop (`await w.run()`, in a task of its own) serves them all, ceil(N/50)
+        requests a round, paced as `watch` is: from `interval` seconds (default 5) up to
+        `max_interval` (default 60). A wait without `outputs` on a job this client created
+        waits for what it asked for. Bulk runs and the distributed worker use it.
+        """
+        policy = PollPolicy.of(interval, max_interval)
+        return JobWaiter(self._ctx, policy, remembered=self._asked.get)
+
     async def download_outputs(
         self,
         job_id: str,
@@ -343,8 +386,8 @@ class Jobs(Resource):
         says) is waited for, and every listed output is downloaded — one whose type cannot
         be told under its label (an `OutputLabel` key, file `<job id>_<label>.<file type>`).
         Returns where each output landed. Raises `OutputsNotReadyError` when `timeout` passes
-        with outputs still missing, and `OutputMissingError` for a `types` entry the ready job
-        does not have.
+        with outputs still missing, and `OutputMissingError`, naming what the job lists, for a
+        `types` entry the job does not have: as soon as its settled list (see `watch`) lacks it.
         """
         check.identifier(job_id, "job")
         wanted = check.outputs(types) if types is not None else None

@@ -11,7 +11,7 @@ from .._exceptions import JobFailedError
 from ..pagination import AsyncPager
 from ..types._enums import AreaType, JobState, SortDirection
 from ..types._models import ClipWindow, HumanVolume, SourceIn, SyncMethodIn
-from ..watch import PollPolicy, watch_volumes
+from ..watch import PollPolicy, known_state, watch_volumes
 from ._base import Resource
 
 
@@ -130,14 +130,16 @@ class Volumes(Resource):
         Polls as `jobs.wait` does (`interval` seconds at first, default 5, growing towards
         `max_interval`, default 60). Raises `JobFailedError` if it fails (or is cancelled),
         `WatchTimeoutError` after `timeout` seconds, `NotFoundError` when there is no such
-        volume, `InvalidInputError` for a malformed id or bad intervals.
+        volume, `InvalidInputError` for a malformed id or bad intervals, and the API's error
+        when the volume cannot be read (`max_failures` looks in a row, or at once when the
+        error is not transient).
         """
         ids = [check.identifier(volume_id, "volume")]
         policy = PollPolicy.of(interval, max_interval)
         last: HumanVolume | None = None
         async for event in watch_volumes(self._ctx, ids, policy=policy, timeout=timeout):
             last = event.volume
-            if event.state in (JobState.FAILED, JobState.CANCELLED):
+            if known_state(event.state) in (JobState.FAILED, JobState.CANCELLED):
                 raise JobFailedError(volume_id, str(event.state))
         assert last is not None
         return last

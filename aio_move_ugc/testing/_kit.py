@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ..emulator import Emulator, EmulatorConfig, RouteFaults
+from ..emulator import Emulator, EmulatorConfig, RecordFault, RouteFaults
 
 if TYPE_CHECKING:
     from .._client import AsyncMoveUgc
@@ -236,6 +236,20 @@ class EmulatorThread:
     def advance(self, seconds: float) -> None:
         """Move the server clock `seconds` forward: jobs progress and end, presigned URLs expire."""
         self.call(self.emulator.advance, seconds)
+
+    def fail_record(
+        self, record_id: str, fault: RecordFault | Mapping[str, Any] | None = None
+    ) -> None:
+        """Make reads of the job or volume `record_id` fail as AppSync answers a resolver
+        fault (HTTP 200, an error whose `path` leads to it), or with None heal it. `fault`
+        is a `RecordFault` or a mapping of its fields, e.g. `{"field": "outputs", "times": 2}`.
+        """
+        if isinstance(fault, Mapping):
+            try:
+                fault = RecordFault(**fault)
+            except TypeError as exc:
+                raise TypeError(f"fault: {exc}") from None
+        self.call(self.emulator.fail_record, record_id, fault)
 
     def set_faults(self, route: str, faults: RouteFaults | Mapping[str, Any] | None) -> None:
         """Inject `faults` (or with None, stop them) on `route`.

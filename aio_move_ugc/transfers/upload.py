@@ -65,8 +65,9 @@ def check_upload_source(
         inferred = VIDEO_TYPES.get(source.suffix.lower())
         if inferred is None:
             raise InvalidInputError(
-                f"cannot tell the file type of {source.name!r} from its suffix; "
-                f"pass type= one of {sorted(VIDEO_TYPES.values())}"
+                f"cannot tell the file type of {source.name!r} from its suffix "
+                f'(known: {", ".join(VIDEO_TYPES)}); pass type="mp4" or another of '
+                f"{', '.join(sorted(VIDEO_TYPES.values()))}"
             )
         file_type = inferred
     return source, info.st_size, file_type

@@ -225,15 +225,6 @@ class Job(MoveModel):
             return self.progress.state
         return self.state
 
-    @property
-    def outputs_ready(self) -> bool:
-        """True once the job lists outputs and every listed one has a download URL.
-
-        Not the same as ready: outputs may be listed one by one. Waiting (`jobs.wait`,
-        `jobs.watch`, bulk runs) checks every requested output instead
-        (`transfers.outputs.outputs_ready`)."""
-        return bool(self.outputs) and all(o.file.presigned_url for o in self.outputs or [])
-
 
 class WebhookEndpoint(MoveModel):
     """A webhook endpoint: where deliveries go (`url`), for which `events`, and its secret on

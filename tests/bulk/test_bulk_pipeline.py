@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import anyio
 import pytest
 
 from aio_move_ugc import AsyncMoveUgc, IntegrityError
-from aio_move_ugc import bulk as bulk_module
+from aio_move_ugc import _steps as steps_module
 from aio_move_ugc.bulk import JOURNAL_NAME, BulkItem
 from aio_move_ugc.emulator import Emulator
 from aio_move_ugc.transfers import upload as upload_module
@@ -32,15 +33,15 @@ async def test_each_video_is_read_once_for_identity_and_md5_in_input_order(
     lock = threading.Lock()
     started: list[Path] = []
     in_flight = [0, 0]  # now, most at once
-    real_fingerprint = bulk_module.fingerprint
+    real_digest: Callable[..., Any] = steps_module._digest
 
-    def counting_fingerprint(path: Path) -> tuple[str, str]:
+    def counting_digest(path: Path, stop: threading.Event) -> Any:
         with lock:
             started.append(path)
             in_flight[0] += 1
             in_flight[1] = max(in_flight[1], in_flight[0])
         try:
-            return real_fingerprint(path)
+            return real_digest(path, stop)
         finally:
             with lock:
                 in_flight[0] -= 1
@@ -52,7 +53,7 @@ async def test_each_video_is_read_once_for_identity_and_md5_in_input_order(
         hashing_bodies.append(kwargs.get("hashing", True))
         real_init(self, *args, **kwargs)
 
-    monkeypatch.setattr(bulk_module, "fingerprint", counting_fingerprint)
+    monkeypatch.setattr(steps_module, "_digest", counting_digest)
     monkeypatch.setattr(upload_module.FileBody, "__init__", spying_init)
     dest = tmp_path / "out"
     async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
@@ -72,7 +73,7 @@ async def test_each_video_is_read_once_for_identity_and_md5_in_input_order(
     journaled = {r["key"]: r["md5"] for r in records if "source" in r}
     for video in videos:
         data = video.read_bytes()
-        key = hashlib.sha256(data).hexdigest()
+        key = steps_module.identity(hashlib.sha256(data).hexdigest(), None)
         assert journaled[key] == hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
@@ -80,16 +81,16 @@ async def test_a_video_changed_after_it_was_hashed_is_not_stored_as_the_hashed_o
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     changed, steady = make_videos(tmp_path / "videos", 2)
-    real_fingerprint = bulk_module.fingerprint
+    real_digest: Callable[..., Any] = steps_module._digest
 
-    def then_change(path: Path) -> tuple[str, str]:
-        digests = real_fingerprint(path)
+    def then_change(path: Path, stop: threading.Event) -> Any:
+        digests = real_digest(path, stop)
         if path == changed:
             data = path.read_bytes()
             path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # same size, other bytes
         return digests
 
-    monkeypatch.setattr(bulk_module, "fingerprint", then_change)
+    monkeypatch.setattr(steps_module, "_digest", then_change)
     async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
         results = {r.item.path: r for r in await run_bulk(ugc, [changed, steady], tmp_path)}
 

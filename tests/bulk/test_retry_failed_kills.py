@@ -1,7 +1,8 @@
 """`retry_failed` killed at every journal step: no input ever gets a second live job.
 
 A first run leaves its input's job FAILED. Then a run with `retry_failed=True` is killed
-(SIGKILL, from inside, just before its N-th journal record: `CRASH_AFTER_ENV`) for N = 1, 2, ...
+(SIGKILL, from inside, just before its N-th journal record: the driver's `before_record` hook)
+for N = 1, 2, ...
 until a run gets through without reaching its N-th record; after each kill the emulator must
 hold at most one job of that input that has not failed. A last run finishes: exactly one
 replacement job, and the outputs are its.
@@ -17,22 +18,25 @@ from pathlib import Path
 
 import pytest
 
-from aio_move_ugc.bulk import CRASH_AFTER_ENV
 from aio_move_ugc.emulator import Emulator
 from tests.support import FAST
 
 pytestmark = pytest.mark.slow
 
 DRIVER = """
-import asyncio, sys
+import asyncio, os, signal, sys
 from aio_move_ugc import AsyncMoveUgc, OutputType
+
+def power_cut_before(n: int) -> None:
+    if n == int(sys.argv[5]):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 async def main() -> None:
     key, url, video, dest = sys.argv[1:5]
     async with AsyncMoveUgc(key, endpoint_url=url) as ugc:
         async for result in ugc.bulk.run(
             [video], dest=dest, outputs=[OutputType.MAIN_FBX], retry_failed=True,
-            interval=0.05, max_interval=0.1,
+            interval=0.05, max_interval=0.1, before_record=power_cut_before,
         ):
             print("ok" if result.ok else f"failed: {result.error}", result.job_id, flush=True)
 
@@ -42,10 +46,6 @@ MAX_STEPS = 30
 
 
 async def run_bulk(emu: Emulator, video: Path, dest: Path, crash_after: int | None) -> int:
-    env = dict(os.environ)
-    env.pop(CRASH_AFTER_ENV, None)
-    if crash_after is not None:
-        env[CRASH_AFTER_ENV] = str(crash_after)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -54,7 +54,7 @@ async def run_bulk(emu: Emulator, video: Path, dest: Path, crash_after: int | No
         emu.endpoint_url,
         str(video),
         str(dest),
-        env=env,
+        str(crash_after or 0),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

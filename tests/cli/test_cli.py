@@ -51,7 +51,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-async def run_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> Outcome:
+async def run_cli(
+    args: list[str], *, cwd: Path, env: dict[str, str], reader_gone: bool = False
+) -> Outcome:
+    """Run the command; with `reader_gone`, its stdout is a pipe whose reader has already
+    closed it (`aio-move-ugc ... | head` once head has read enough)."""
+    closed = None
+    if reader_gone:
+        reader, closed = os.pipe()
+        os.close(reader)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -59,12 +67,14 @@ async def run_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> Outcome
         *args,
         cwd=cwd,
         env=env,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=closed if closed is not None else asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    if closed is not None:
+        os.close(closed)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode is not None
-    return Outcome(args, proc.returncode, stdout.decode(), stderr.decode())
+    return Outcome(args, proc.returncode, (stdout or b"").decode(), stderr.decode())
 
 
 def cases(work: Path, job_id: str) -> dict[str, list[str]]:
@@ -77,6 +87,7 @@ def cases(work: Path, job_id: str) -> dict[str, list[str]]:
         "wrong key": ["--api-key", "wrong-key-0123456789", "jobs", "list"],
         "unknown job": ["download", UNKNOWN_JOB, "-o", "x", "--interval", "0.1"],
         "malformed job id": ["watch", "nope"],
+        "watch --outputs unknown type": ["watch", job_id, "--outputs", "MAIN_NOPE"],
         "unreachable": [
             "--max-retries",
             "0",
@@ -92,8 +103,24 @@ def cases(work: Path, job_id: str) -> dict[str, list[str]]:
         # Machine-readable output.
         "jobs list --json": ["--json", "jobs", "list"],
         "watch --json": ["--json", "watch", job_id, "--interval", "0.1"],
+        "watch --outputs": [
+            *("--json", "watch", job_id, "--interval", "0.1", "--outputs", "MAIN_FBX"),
+        ],
         "bulk --json": ["--json", "bulk", str(videos), "-o", "bulk-out", "--interval", "0.1"],
         "download --json": ["--json", "download", job_id, "-o", "dl", "--interval", "0.1"],
+    }
+
+
+LOG_SPELLINGS = ("warning", "WARN", "1", "DEBUG", "true", "off")
+"""Values of MOVE_UGC_LOG a user of `logging` may type; each must let the command run."""
+READER_GONE = (["jobs", "list"], ["--json", "jobs", "list"], ["--help"])
+
+
+def at_80_columns(job_id: str) -> dict[str, list[str]]:
+    """Commands whose tables are wider than 80 columns when boxed (long ids and paths)."""
+    return {
+        "download": ["download", job_id, "-o", "downloaded", "--interval", "0.1"],
+        "jobs list": ["jobs", "list"],
     }
 
 
@@ -113,12 +140,29 @@ async def run_all(work: Path) -> tuple[dict[str, Outcome], dict[str, str]]:
             job = await ugc.jobs.create_singlecam(take.id)
         env = clean_env(**emu.environment())
         todo = cases(work, job.id)
-        outcomes = await asyncio.gather(*(run_cli(a, cwd=work, env=env) for a in todo.values()))
+        outcomes = await asyncio.gather(
+            *(run_cli(a, cwd=work, env=env) for a in todo.values()),
+            *(
+                run_cli(["jobs", "list"], cwd=work, env={**env, "MOVE_UGC_LOG": level})
+                for level in LOG_SPELLINGS
+            ),
+            *(
+                run_cli(a, cwd=work, env={**env, "COLUMNS": "80"})
+                for a in at_80_columns(job.id).values()
+            ),
+            *(run_cli(a, cwd=work, env=env, reader_gone=True) for a in READER_GONE),
+        )
+        names = [
+            *todo,
+            *(f"MOVE_UGC_LOG={level}" for level in LOG_SPELLINGS),
+            *(f"{name} at 80 columns" for name in at_80_columns(job.id)),
+            *(f"reader gone: {' '.join(a)}" for a in READER_GONE),
+        ]
         served = {
             kind: emu.storage.read_bytes(emu.state.files[file_id].key).hex()
             for kind, file_id in emu.state.jobs[job.id].output_files.items()
         }
-    return dict(zip(todo, outcomes, strict=True)), {"job_id": job.id, "cwd": str(work), **served}
+    return dict(zip(names, outcomes, strict=True)), {"job_id": job.id, "cwd": str(work), **served}
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +176,7 @@ FAILURES = {
     "wrong key": (1, "not authorized"),
     "unknown job": (1, f"job {UNKNOWN_JOB} not found"),
     "malformed job id": (1, "job id must look like"),
+    "watch --outputs unknown type": (1, "MAIN_NOPE"),
     "unreachable": (1, "could not connect to the API"),
     "bad flag alone": (2, "aio-move-ugc bulk: error:"),
     "bad flag": (2, "unrecognized arguments: --nope"),
@@ -162,6 +207,15 @@ def test_a_wrong_key_says_which_request_failed_and_hides_the_key(
     assert "wrong-key-0123456789" not in line
 
 
+def test_watch_waits_for_the_outputs_it_is_told_of(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]],
+) -> None:
+    outcome = outcomes[0]["watch --outputs"]
+    assert outcome.code == 0, outcome
+    kinds = [json.loads(line)["kind"] for line in outcome.stdout.splitlines()]
+    assert kinds[-1] == "outputs_ready"
+
+
 def test_jobs_list_json(outcomes: tuple[dict[str, Outcome], dict[str, str]]) -> None:
     outcome, job_id = outcomes[0]["jobs list --json"], outcomes[1]["job_id"]
     assert outcome.code == 0, outcome
@@ -185,17 +239,66 @@ def test_watch_json_is_one_event_per_line(
     assert outcome.stderr == ""
 
 
-def test_bulk_json(outcomes: tuple[dict[str, Outcome], dict[str, str]]) -> None:
+def test_bulk_json_is_one_line_per_input_and_a_summary(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]],
+) -> None:
     outcome = outcomes[0]["bulk --json"]
     assert outcome.code == 0, outcome
-    summary = json.loads(outcome.stdout)
-    assert summary["failed"] == 0
-    assert len(summary["results"]) == 3
-    for row in summary["results"]:
+    *rows, last = [json.loads(line) for line in outcome.stdout.splitlines()]
+    assert last == {"summary": {"inputs": 3, "failed": 0, "skipped_files": []}}
+    assert len(rows) == 3
+    assert len({row["video"] for row in rows}) == 3
+    for row in rows:
+        # The fields `bulk --temporal --json` prints for each input.
+        assert set(row) == {
+            "video", "ok", "skipped", "key", "take_id", "job_id", "outputs", "error"
+        }  # fmt: skip
         assert row["ok"] is True
         assert row["skipped"] is False
         assert row["error"] is None
+        assert row["job_id"].startswith("job-")
         assert len(row["outputs"]) == 7
+
+
+@pytest.mark.parametrize("level", LOG_SPELLINGS)
+def test_log_levels_as_logging_users_spell_them(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]], level: str
+) -> None:
+    outcome = outcomes[0][f"MOVE_UGC_LOG={level}"]
+    assert outcome.code == 0, outcome
+    assert outcome.stdout.startswith("jobs ("), outcome
+    logged = "INFO aio_move_ugc.transport: ListJobs" in outcome.stderr
+    assert logged == (level.lower() in ("1", "true", "debug")), outcome
+
+
+@pytest.mark.parametrize("name", ["download", "jobs list"])
+def test_tables_fit_80_columns_and_keep_ids_whole(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]], name: str
+) -> None:
+    outcome, job_id = outcomes[0][f"{name} at 80 columns"], outcomes[1]["job_id"]
+    assert outcome.code == 0, outcome
+    lines = outcome.stdout.splitlines()
+    assert any(job_id in line for line in lines), outcome
+    assert "…" not in outcome.stdout
+    for line in lines:
+        # A line of a table (a border, or cells between bars) is never wider than the
+        # terminal; a value alone on its line (a long path) is left for the terminal to wrap.
+        if any(bar in line for bar in "│┃━─"):
+            assert len(line) <= 80, line
+    if name == "download":
+        paths = [line.split()[-1] for line in lines if "downloaded/" in line]
+        assert len(paths) == 7, outcome
+        assert all(Path(outcomes[1]["cwd"], p).is_file() for p in paths)
+
+
+@pytest.mark.parametrize("args", READER_GONE, ids=" ".join)
+def test_a_reader_that_went_away_ends_the_command_quietly(
+    outcomes: tuple[dict[str, Outcome], dict[str, str]], args: list[str]
+) -> None:
+    outcome = outcomes[0][f"reader gone: {' '.join(args)}"]
+    assert outcome.stderr == "", outcome
+    # As a shell reports a command its reader left (128 + SIGPIPE); help ends as argparse does.
+    assert outcome.code == (0 if args == ["--help"] else 141), outcome
 
 
 def test_download_json_and_bytes(outcomes: tuple[dict[str, Outcome], dict[str, str]]) -> None:

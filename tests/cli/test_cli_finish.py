@@ -31,8 +31,6 @@ from tests.support import FAST
 
 JOB_ID = re.compile(r"job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Outcomes = tuple[dict[str, Outcome], dict[str, Any]]
-NOT_SUBCOMMANDS_OF_THIS_FILE = {"emulator", "worker"}
-"""Their flags are defined with the emulator and the distributed runs."""
 
 
 async def make_jobs(emu: Emulator, work: Path, count: int) -> list[str]:
@@ -217,6 +215,12 @@ def test_errors_speak_of_flags() -> None:
     assert in_cli_words("dest x cannot be a directory") == "--output x cannot be a directory"
     assert in_cli_words("limit must be an integer") == "--limit must be an integer"
     assert in_cli_words("none of the outputs is ready") == "none of the outputs is ready"
+    assert in_cli_words("dest_dir x cannot be a directory") == "-o/--output x cannot be a directory"
+    # Advice to pass an argument the command line has no flag for is left out.
+    assert (
+        in_cli_words("cannot tell the file type of 'a.txt' (known: .mp4); pass type=\"mp4\"")
+        == "cannot tell the file type of 'a.txt' (known: .mp4)"
+    )
     # Environment variables and flags already in the command line's words are left alone.
     assert in_cli_words("--rate-limit and MOVE_UGC_API_KEY") == "--rate-limit and MOVE_UGC_API_KEY"
 
@@ -267,7 +271,7 @@ def test_run_checks_its_output_directory_before_uploading(outcomes: Outcomes) ->
 def test_bulk_skips_what_is_not_a_video_with_a_note(outcomes: Outcomes) -> None:
     outcome = outcomes[0]["bulk skips non-videos"]
     assert outcome.code == 0, outcome
-    assert "note: skipped 1 files that are not videos (notes.txt)" in outcome.stderr
+    assert "note: skipped 1 file that is not a video (notes.txt)" in outcome.stderr
     assert "bulk: 1/1 done" in outcome.stdout
 
 
@@ -277,30 +281,74 @@ def walk(
     found = [(path, parser)]
     for action in getattr(parser, "subcommand_actions", []):
         for name, sub in action.choices.items():
-            if name not in NOT_SUBCOMMANDS_OF_THIS_FILE:
-                found += walk(sub, f"{path} {name}".strip())
+            found += walk(sub, f"{path} {name}".strip())
     return found
 
 
-def test_every_flag_has_help_with_its_default() -> None:
+def _said(action: argparse.Action) -> str:
+    """An option's help as --help prints it (the formatter adds defaults it does not say)."""
+    said = HelpFormatter("x")._get_help_string(action) or ""
+    return said % {"default": action.default}
+
+
+def test_every_command_and_flag_has_help_with_its_default() -> None:
     parsers = walk(build_parser())
-    assert {p for p, _ in parsers} >= {"", "demo", "run", "bulk", "watch", "download", "jobs list"}
+    every = {p for p, _ in parsers}
+    assert every >= {"", "demo", "run", "bulk", "watch", "download", "jobs list", "emulator"}
+    assert "worker" in every
+    missing = []
     for path, parser in parsers:
         text = parser.format_help()
         for action in parser._get_optional_actions() + parser._get_positional_actions():
-            if action.dest in ("help", "version") or isinstance(action.choices, dict):
+            where = f"{path or 'aio-move-ugc'}: {'/'.join(action.option_strings) or action.dest}"
+            if action.dest in ("help", "version") or action.help == argparse.SUPPRESS:
                 continue
-            assert action.help, f"{path}: {action.option_strings or action.dest} has no help"
-            if action.option_strings and action.default not in (None, False, 0, argparse.SUPPRESS):
-                said = HelpFormatter("x")._get_help_string(action) or ""
-                assert "default" in said, (path, action.dest)
+            if isinstance(action, argparse._SubParsersAction):
+                for listed in action._choices_actions:
+                    if not listed.help:
+                        missing.append(f"{where} {listed.dest}: no help")
+                continue
+            if not action.help:
+                missing.append(f"{where}: no help")
+            # A flag that takes a value, and may be left out, says what it is when left out.
+            takes_value = action.nargs != 0 and not action.required and action.option_strings
+            if takes_value and "default" not in _said(action):
+                missing.append(f"{where}: no default said")
         assert "--json" in text, path
         assert "--verbose" in text, path
+    assert not missing, "\n".join(missing)
     run_help = dict(parsers)["run"].format_help()
     for kind in OutputType:
         assert kind.value in " ".join(run_help.split()).replace("- ", "-").replace(" ", ""), kind
     assert "(default: 5.0)" in " ".join(run_help.split())
     assert "seconds" in run_help
+
+
+API_FLAGS = ("--api-key", "--endpoint-url", "--max-retries")
+
+
+@pytest.mark.parametrize(("command", "unused"), [("demo", API_FLAGS), ("emulator", API_FLAGS)])
+def test_commands_that_serve_their_own_api_do_not_offer_its_flags(
+    command: str, unused: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parsers = dict(walk(build_parser()))
+    text = parsers[command].format_help()
+    for flag in unused:
+        assert flag not in text, (command, flag)
+        value = "2" if flag == "--max-retries" else "http://x/graphql"
+        for args in ([command, flag, value], [flag, value, command]):
+            with pytest.raises(SystemExit) as exited:
+                build_parser().parse_args(args)
+            assert exited.value.code == 2, args
+            (line,) = capsys.readouterr().err.splitlines()
+            assert flag in line, line
+    # The worker and the probe use the key and the endpoint, not --max-retries (Temporal
+    # retries for the one, the other counts every request against its budget).
+    for command in ("worker", "probe"):
+        text = parsers[command].format_help()
+        assert "--api-key" in text, command
+        assert "--max-retries" not in text, command
+    assert "--max-retries" in parsers["jobs list"].format_help()
 
 
 def test_the_demo_output_is_ignored_by_git() -> None:

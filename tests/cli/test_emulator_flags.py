@@ -90,7 +90,7 @@ def test_flags_that_do_not_go_together_are_a_one_line_usage_error(
 def test_the_defaults_are_the_commands_timings_and_the_default_variant() -> None:
     config = config_of()
     assert (config.job_queue_delay, config.job_duration, config.output_lag) == (2.0, 20.0, 5.0)
-    assert (config.failure_rate, config.seed, config.hourly_request_budget) == (0.0, 0, None)
+    assert (config.failure_rate, config.seed, config.hourly_request_budget) == (0.0, None, None)
     assert config.variants == Variants()
 
 

@@ -142,7 +142,7 @@ def test_bulk_run_and_watch_on_an_80_column_terminal(tmp_path: Path) -> None:
     screen: str
     code, screen = seen["bulk"]
     assert code == 0, screen
-    assert "note: skipped 1 files that are not videos (README.txt)" in screen
+    assert "note: skipped 1 file that is not a video (README.txt)" in screen
     # The stage bars, and the summary table with every job id whole.
     assert re.search(r"downloaded .* 3/3", screen), screen
     assert "bulk: 3/3 done" in screen
@@ -180,4 +180,4 @@ def test_bulk_run_and_watch_on_an_80_column_terminal(tmp_path: Path) -> None:
     code, screen = seen["watch"]
     assert code == 0, screen
     assert "100%" in screen, screen
-    assert f"{seen['job']}: 1 outputs ready to download" in screen
+    assert f"{seen['job']}: 1 output ready to download" in screen

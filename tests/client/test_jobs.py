@@ -241,10 +241,11 @@ async def test_job_runs_to_finished_with_outputs(emu: Emulator, ugc: AsyncMoveUg
     for _ in range(100):
         job = await ugc.jobs.retrieve(job.id, expand=["outputs"])
         seen.add(job.current_state)
-        if job.outputs_ready:
+        if job.outputs and all(o.file.presigned_url for o in job.outputs):
             break
         await asyncio.sleep(0.03)
-    assert job.outputs_ready
+    assert job.outputs
+    assert all(o.file.presigned_url for o in job.outputs)
     assert seen >= {JobState.NOT_STARTED, JobState.RUNNING, JobState.FINISHED}
     assert job.progress is not None
     assert job.progress.percentage_complete == 100

@@ -19,7 +19,7 @@ import sys
 import sysconfig
 import time
 from asyncio.subprocess import Process
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +177,11 @@ class WorkerProcess:
         logdir: Path,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        kill_at: tuple[Sequence[str], Path] | None = None,
     ) -> None:
         self.host = host
+        self.kill_at = kill_at
+        """Steps at which the worker kills itself, once each across a shared ledger."""
         self.env = env or {}
         self.temporal = temporal
         self.endpoint_url = endpoint_url
@@ -195,10 +198,14 @@ class WorkerProcess:
             "PYTHONPATH": str(ROOT),
             **self.env,
         }
+        entry = ["aio_move_ugc.distributed._cli"]
+        if self.kill_at is not None:
+            steps, ledger = self.kill_at
+            entry = ["tests.distributed.crashing_worker", ",".join(steps), str(ledger)]
         command = [
             sys.executable,
             "-m",
-            "aio_move_ugc.distributed._cli",
+            *entry,
             "--endpoint-url",
             self.endpoint_url,
             "worker",

@@ -25,7 +25,13 @@ from aio_move_ugc.emulator import Emulator, EmulatorConfig
 from tests.distributed.harness import DevServer, WorkerProcess, make_videos, wait_for
 
 OUTPUTS = [OutputType.MAIN_FBX, OutputType.MOTION_DATA]
-FAST_TIMING = {"heartbeat": 2.0, "api_call": 4.0, "retry_initial": 0.2, "retry_max": 1.0}
+FAST_TIMING = {
+    "heartbeat": 2.0,
+    "api_call": 4.0,
+    "retry_initial": 0.2,
+    "retry_max": 1.0,
+    "lookup_window": 1.0,
+}
 
 
 def _marker_counts(emu: Emulator) -> tuple[Counter[str], Counter[str]]:
@@ -89,6 +95,7 @@ async def _command(*args: str, api_key: str) -> tuple[int, list[str], str]:
 async def _cli_runs(workdir: Path, address: str, emu: Emulator) -> dict[str, Any]:
     """`bulk --temporal` on a directory, twice; then the ways it refuses bad arguments."""
     videos = make_videos(workdir / "cli-videos", 2, size=20_000, start=50)
+    (workdir / "cli-videos" / "README.txt").write_text("not a video: skipped, not submitted")
     dest = workdir / "cli-out"
     common = ["--endpoint-url", emu.endpoint_url, "--json", "bulk", str(videos[0].parent)]
     fast = ["--heartbeat", "2", "--api-call-timeout", "4", "--retry-initial", "0.2"]
@@ -188,6 +195,30 @@ async def basic(workdir: Path) -> dict[str, Any]:
                 }
                 findings["other_outputs_files"] = sorted(k.value for k in other[0].outputs)
                 findings["leftovers"] = _leftovers(dest)
+
+                # Creates whose answers are lost while list queries lag a second behind:
+                # each is found within the lookup window, never made twice.
+                ops = emu.stats.operations
+                creates = (ops["CreateSingleCamTake"], ops["CreateSingleCamJob"])
+                emu.set_list_lag(1.0)
+                emu.lose_answers("CreateSingleCamTake")
+                emu.lose_answers("CreateSingleCamJob")
+                lagging = make_videos(workdir / "lagging", 1, size=30_000, start=200)
+                patient = DistributedBulk(
+                    temporal, timing=Timing(**{**FAST_TIMING, "lookup_window": 2.0})
+                )
+                found = await _collect(
+                    patient.run(lagging, host="alpha", dest=dest, outputs=OUTPUTS)
+                )
+                emu.set_list_lag(0.0)
+                takes, jobs = _marker_counts(emu)
+                findings["lag_ok"] = [r.ok for r in found]
+                findings["lag_lost_answers"] = emu.stats.faults["graphql lost answer"]
+                findings["lag_creates"] = [
+                    ops["CreateSingleCamTake"] - creates[0],
+                    ops["CreateSingleCamJob"] - creates[1],
+                ]
+                findings["lag_records"] = [takes[found[0].key], jobs[found[0].key]]
 
                 # Bad input: refused before anything is sent.
                 requests = emu.stats.graphql_requests
@@ -314,10 +345,7 @@ async def kills(workdir: Path) -> dict[str, Any]:
                         "--budget-batch",
                         "5",
                     ],
-                    env={
-                        "AIO_MOVE_UGC_CRASH_AT": ",".join(KILL_STEPS),
-                        "AIO_MOVE_UGC_CRASH_LEDGER": str(ledger),
-                    },
+                    kill_at=(KILL_STEPS, ledger),
                 )
                 for host in hosts
             }

@@ -46,6 +46,11 @@ def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
     assert found["other_outputs_new_job"] is True
     assert found["other_outputs_files"] == ["MAIN_FBX"]
     assert found["leftovers"] == []
+    # Answers lost while list queries lag: found within the window, one take and job.
+    assert found["lag_ok"] == [True]
+    assert found["lag_lost_answers"] == 2
+    assert found["lag_creates"] == [1, 1]
+    assert found["lag_records"] == [1, 1]
     # Bad input is refused, typed, before anything is sent.
     assert found["bad_input"] == ["InvalidInputError"] * 8
     assert found["bad_input_sent_nothing"] is True
@@ -69,7 +74,7 @@ def test_one_worker_runs_resubmits_refuses_and_retries(tmp_path: Path) -> None:
     codes = [(code, lines) for code, lines, _ in cli["refusals"]]
     assert codes == [(1, 1), (1, 1), (1, 1)]
     assert cli["refusals"][0][2].startswith("error: --temporal must be HOST:PORT")
-    assert cli["refusals"][1][2].startswith("error: no videos found")
+    assert cli["refusals"][1][2].startswith("error: no videos (.mp4")
     assert cli["refusals"][2][2].startswith("error: cannot reach Temporal at 127.0.0.1:1")
     assert cli["key_printed"] is False
 

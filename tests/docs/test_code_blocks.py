@@ -22,7 +22,7 @@ import pytest
 from aio_move_ugc import AsyncMoveUgc
 from aio_move_ugc.testing import EmulatorThread, emulator_config
 
-from ._markdown import LANGUAGES, ROOT, Block, blocks, pages
+from ._markdown import LANGUAGES, README, ROOT, Block, blocks, pages
 
 INSTANT: dict[str, Any] = {
     "job_queue_delay": 0.0,
@@ -166,3 +166,25 @@ def test_blocks_that_do_not_run_say_why() -> None:
     for where, reason in skipped:
         assert reason is not None, f"{where}: write `# docs: not run — <reason>`"
         assert len(reason) > 10, f"{where}: say why the block is not run"
+
+
+CODE_LINE_LIMIT = 88
+"""Characters of a code block's line that show without scrolling on a 1280 px wide screen."""
+
+
+def _readme_test_command() -> str:
+    """The README's test command: CI runs that very line (tests/test_repository.py), so it
+    stays one line, however long."""
+    return [b for b in blocks(README) if b.language == "bash"][1].code.strip()
+
+
+def test_code_block_lines_fit_the_page() -> None:
+    exempt = {_readme_test_command()}
+    long = [
+        f"{block.path.relative_to(ROOT)}:{block.line + number}: {len(line)} characters"
+        for page in pages()
+        for block in blocks(page)
+        for number, line in enumerate(block.code.splitlines())
+        if len(line) > CODE_LINE_LIMIT and line not in exempt
+    ]
+    assert not long, "\n".join(long)

@@ -4,6 +4,7 @@ is in its navigation, and the README's first example type-checks under mypy --st
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -66,6 +67,23 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "jobs.retrieve per second" in benchmarks  # benchmarks/RESULTS.md was included
     assert (site / "results.png").exists()
     assert "Unreleased" in (site / "changelog" / "index.html").read_text()
+    # Nothing fetched at run time: no web fonts (the site is read offline too).
+    for page in site.rglob("*.html"):
+        assert "fonts.googleapis" not in page.read_text(), page
+        assert "fonts.gstatic" not in page.read_text(), page
+
+
+def test_a_plain_build_writes_into_the_ignored_build_directory() -> None:
+    config = _config()
+    assert config["site_dir"] == "build/site"
+    assert "build/" in (ROOT / ".gitignore").read_text().split()
+    assert config["theme"]["font"] is False
+
+
+def test_the_home_page_points_to_every_guide() -> None:
+    home = (DOCS / "index.md").read_text()
+    for guide in sorted((DOCS / "guides").glob("*.md")):
+        assert f"guides/{guide.name}" in home, guide.name
 
 
 @pytest.mark.slow
@@ -90,7 +108,9 @@ def _command_lines() -> list[tuple[str, str]]:
         for block in blocks(page):
             if block.language != "bash":
                 continue
-            for offset, line in enumerate(block.code.splitlines()):
+            # A line ending in a backslash goes on on the next (long commands are split).
+            lines = block.code.replace("\\\n", " ").splitlines()
+            for offset, line in enumerate(lines):
                 command = line.split(" #")[0].strip()
                 if command.startswith("aio-move-ugc "):
                     found.append((f"{block.where}+{offset}", command))
@@ -105,3 +125,20 @@ def test_documented_commands_are_accepted_by_the_cli(where: str, command: str) -
     except SystemExit as exc:  # argparse refuses: the documentation is wrong
         pytest.fail(f"{where}: `{command}` is refused ({exc})")
     assert parsed.command
+
+
+INDEX_INSTALL = re.compile(r"pip install\s+'?aio-move-ugc\b(?!\S*\s+@)")
+"""Installing the package by name from an index (not the `name @ file://...` form)."""
+
+
+def test_the_index_install_is_offered_only_as_what_works_once_published() -> None:
+    sources = [*pages(), *sorted((ROOT / "aio_move_ugc").rglob("*.py"))]
+    offered = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if INDEX_INSTALL.search(line)
+        and "once published" not in line
+        and path.name != "changelog.md"
+    ]
+    assert not offered, "not on an index yet: " + ", ".join(offered)

@@ -78,6 +78,17 @@ def test_thread_serves_changes_and_stops() -> None:
         requests.post(emu.endpoint_url, json={"query": "{ client { id } }"}, timeout=10)
 
 
+def test_thread_fails_and_heals_one_record() -> None:
+    with EmulatorThread() as emu:
+        emu.fail_record("job-1", {"field": "outputs", "times": 2})
+        fault = emu.call(emu.emulator.api.record_faults.get, "job-1")
+        assert (fault.field, fault.times, fault.error_type) == ("outputs", 2, "Lambda:Unhandled")
+        with pytest.raises(TypeError, match="fault"):
+            emu.fail_record("job-1", {"nope": 1})
+        emu.fail_record("job-1", None)
+        assert emu.call(emu.emulator.api.record_faults.get, "job-1") is None
+
+
 def test_a_thread_that_cannot_start_says_why() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
