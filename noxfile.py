@@ -1,7 +1,8 @@
 """Sessions: tests (the fast tier, as the README runs it), slow (the slow tier: fresh installs,
 Temporal, GiB transfers, docs build, benchmark smoke), lint, typecheck, docs (the site, into
 build/site/; `-- serve` to preview), bench (quick mode with BENCH_QUICK=1 or `-- --quick`), stress
-(timing-sensitive tests 20 times under load)."""
+(timing-sensitive tests 20 times under load), soak (the hostile world over thousands of
+seeds)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,22 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "serve", *session.posargs[1:])
     else:
         session.run("mkdocs", "build", "--strict", "-d", "build/site", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """The simulated hostile world over many seeds: `-- COUNT [START]` (2,000 from 10,000 by
+    default); a failing seed prints how to replay it alone."""
+    session.install("-e", ".[test]")
+    count = int(session.posargs[0]) if session.posargs else 2000
+    start = int(session.posargs[1]) if len(session.posargs) > 1 else 10_000
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "slow",
+        "tests/world",
+        env={"WORLD_SEEDS": f"{start}:{count}"},
+    )

@@ -16,9 +16,10 @@ import anyio
 from ._clock import Clock
 from ._exceptions import ClientClosedError
 from ._ratelimit import RequestBudget
-from ._redact import Secret
+from ._redact import Secret, scrub
 from ._retry import Retrier, RetryPolicy
 from ._schema.operations import Operation, operation
+from ._sessions import Closer, ClosingClock
 from ._transport import ApiTransport, GraphQLTransport, Timeout
 from .observability import RequestHook, TransferHook
 from .transfers.config import TransferConfig
@@ -43,7 +44,11 @@ class ClientContext:
         on_transfer: TransferHook | None = None,
         wire: ApiTransport | None = None,
     ) -> None:
-        self.clock = clock
+        self.closer = Closer()
+        self._api_key = api_key
+        # Every wait of the SDK (back-off, polling pace) sleeps on this clock: aclose() wakes
+        # them all with ClientClosedError instead of letting them sleep on.
+        self.clock = ClosingClock(clock, self.closer)
         self.on_transfer = on_transfer
         """Called with a `TransferEvent` as each file transfer ends (see `transfers.meter`)."""
         self.retry = retry
@@ -53,15 +58,16 @@ class ClientContext:
             endpoint_url=endpoint_url,
             api_key=api_key,
             timeout=timeout,
-            retrier=Retrier(retry, sleep=clock.sleep),
+            retrier=Retrier(retry, sleep=self.clock.sleep),
             budget=rate_budget,
             connection_limit=connection_limit,
             closed=self.is_closed,
             on_request=on_request,
+            closer=self.closer,
             wire=wire,
         )
         self.storage = StorageWire(transfer_config, closed=self.is_closed)
-        self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=clock.sleep)
+        self.storage_retrier = Retrier(transfer_config.retry_policy(), sleep=self.clock.sleep)
         self._slots: dict[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = {}
         self._closed = False
         self._parent_closed: Callable[[], bool] = lambda: False
@@ -76,6 +82,7 @@ class ClientContext:
 
     async def aclose(self) -> None:
         self._closed = True
+        self.closer.close()
         await self.transport.aclose()
         await self.storage.aclose()
 
@@ -88,6 +95,12 @@ class ClientContext:
         self._parent_closed = parent.is_closed
 
     # ------------------------------------------------------------ requests
+    def scrub(self, value: Any) -> Any:
+        """`value`, read from an answer by a caller's own decoder, with every string scrubbed
+        as the transport scrubs the answers it maps: the client's key by value, signatures,
+        credentials and tokens by shape. For what goes into an error, a log or an event."""
+        return scrub(value, secrets=(self._api_key.get_secret_value(),))
+
     async def execute(
         self,
         op: Operation,

@@ -16,12 +16,14 @@
     │   │   └── GraphQLResponseError  HTTP 200 with GraphQL `errors`
     │   │       ├── NotFoundError     MoveNotFoundError
     │   │       ├── ValidationError   the document or variables were refused
-    │   │       └── BadRequestError   a business rule was broken
+    │   │       ├── BadRequestError   a business rule was broken
+    │   │       └── BackendError      a data source behind the API failed
     │   └── UnexpectedResponseError   an answer the SDK cannot use
     ├── StorageError                  a presigned-URL transfer failed
     │   ├── StorageConnectionError    no answer from storage
     │   ├── URLExpiredError           the presigned URL has expired
     │   └── IntegrityError            bytes differ from the size or ETag
+    ├── DiskError                     the local disk refused a write (an OSError)
     ├── JobFailedError                a followed job ended FAILED or CANCELLED
     ├── VolumeFailedError             a followed volume ended FAILED
     ├── JobNotFoundError              a followed job does not exist
@@ -161,7 +163,8 @@ class OutcomeUnknownError(APIError):
 
 class APIStatusError(APIError):
     """The API answered with an error: an HTTP error status, or GraphQL `errors` (the
-    subclasses say which). `status` is always set.
+    subclasses say which). `status` is always set; `retry_after` is the wait the server asked
+    for (its `Retry-After`, in seconds), None when it did not say.
 
     Args:
         message: what went wrong; the error's text adds the operation, status and request id.
@@ -173,6 +176,7 @@ class APIStatusError(APIError):
     """
 
     status: int
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -238,6 +242,17 @@ class UnexpectedResponseError(APIError):
     """
 
 
+class BackendError(GraphQLResponseError):
+    """A data source behind the API failed (a Lambda resolver's unhandled error, DynamoDB's
+    internal error): a transient fault, tried again like a 5xx; a create may have been applied
+    in part, so it is looked up before it is tried again."""
+
+
+class DiskError(MoveUgcError, OSError):
+    """The local file system refused a write (full, read-only, gone); `errno` says why. A
+    download keeps what it had written, and resumes from there once space is made."""
+
+
 class StorageError(MoveUgcError):
     """A transfer to or from storage failed.
 
@@ -245,7 +260,12 @@ class StorageError(MoveUgcError):
         message: what went wrong (never a presigned URL's signature).
         status: the storage's HTTP status, None when no answer came.
         code: the storage's error code (e.g. `AccessDenied`, `SlowDown`), when it gave one.
+
+    `retry_after` is the wait the storage asked for (its `Retry-After`), None when it did not
+    say.
     """
+
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         details = [f"status={status}"] if status else []

@@ -9,6 +9,7 @@ between every machine of a Temporal cluster.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from math import inf
@@ -77,7 +78,10 @@ class RateBudget:
         self._clock = clock
         self._sent: deque[float] = deque()
         """When each request of the window went out, on the budget's clock, oldest first."""
-        self._lock = anyio.Lock()
+        # A thread lock, held only while counting (never across an await): one budget may
+        # serve a client used from several event loops at once, in several threads, where a
+        # lock of one loop would leave the others waiting for ever.
+        self._lock = threading.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -111,7 +115,10 @@ class RateBudget:
 
     async def acquire(self) -> None:
         """Wait until one more request fits in the window, then count it."""
-        async with self._lock:
-            while (wait := self.delay()) > 0:
-                await self.clock.sleep(wait)
-            self._sent.append(self.clock.now())
+        while True:
+            with self._lock:
+                wait = self.delay()
+                if wait <= 0:
+                    self._sent.append(self.clock.now())
+                    return
+            await self.clock.sleep(wait)

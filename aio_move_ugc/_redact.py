@@ -1,10 +1,25 @@
-"""Keeping secrets out of what we print, log and raise: presigned URLs lose their query."""
+"""Keeping secrets out of what we print, log and raise: presigned URLs lose their query, and
+text that came from a server loses the client's key and anything shaped like a signature or
+a token, wherever in a sentence it stands."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+MASK = "**********"
+_URL_WITH_QUERY = re.compile(r"""https?://[^\s"'<>()]*\?[^\s"'<>()]*""", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    r"""(?P<name>(?:x-amz-)?(?:signature|security-token|credential)|awsaccesskeyid|"""
+    r"""(?:access_|id_|refresh_|session_|auth_)?token|sig|api[-_]?key|key-pair-id|policy)"""
+    r"""(?P<sep>\s*[=:]\s*)(?P<value>[^\s&"'<>;,)]+)""",
+    re.IGNORECASE,
+)
+"""A query parameter or a `name: value` that holds a signature, a credential or a token."""
+_BEARER = re.compile(r"\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
@@ -20,18 +35,33 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "<redacted>" if parts.query else "", ""))
 
 
-def scrub(value: Any, depth: int = 0) -> Any:
-    """`value` (an API answer) with every URL's query redacted, to keep on an error."""
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` (from a server) with each of `secrets` masked by value, every URL's query
+    redacted, and every signature, credential, token or key parameter masked, wherever they
+    stand in it."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, MASK)
+    if "?" in text:
+        text = _URL_WITH_QUERY.sub(lambda m: redact_url(m.group(0)), text)
+    if "=" in text or ":" in text:
+        text = _SECRET_PARAMETER.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+def scrub(value: Any, depth: int = 0, *, secrets: Iterable[str] = ()) -> Any:
+    """`value` (an API answer) with every string scrubbed (`scrub_text`), to keep on an
+    error."""
     if depth > 64:
         return None
     if isinstance(value, str):
-        if value.startswith(("http://", "https://")) and "?" in value:
-            return redact_url(value)
-        return value
+        return scrub_text(value, secrets)
     if isinstance(value, dict):
-        return {k: scrub(v, depth + 1) for k, v in value.items()}
+        held = tuple(secrets)
+        return {k: scrub(v, depth + 1, secrets=held) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub(v, depth + 1) for v in value]
+        held = tuple(secrets)
+        return [scrub(v, depth + 1, secrets=held) for v in value]
     return value
 
 

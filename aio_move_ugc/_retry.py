@@ -18,9 +18,12 @@ This is the only module that imports `backoff`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import backoff
@@ -31,6 +34,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    BackendError,
     GraphQLResponseError,
     IntegrityError,
     OutcomeUnknownError,
@@ -79,24 +83,67 @@ class RetryPolicy:
         check.seconds(self.max_retry_after, "max_retry_after", allow_zero=True)
 
 
+# ------------------------------------------------------------------ Retry-After
+def _http_date(value: str) -> float | None:
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.timestamp()
+
+
+def retry_after_from(headers: Mapping[str, str] | Any) -> float | None:
+    """The seconds a server's `Retry-After` asks to wait, in either form HTTP allows: a number
+    of seconds, or an HTTP date, measured from the answer's own `Date` header when it has one
+    (so a server whose clock differs from ours is still read right) and from our clock
+    otherwise. None when there is none or it cannot be read; never negative."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = _http_date(value)
+        if when is None:
+            return None
+        sent = headers.get("Date")
+        base = _http_date(sent) if isinstance(sent, str) else None
+        seconds = when - (base if base is not None else time.time())
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The wait the server asked for with the answer that became `exc`, if any."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
 # ------------------------------------------------------------------ decisions
 def is_transient_api(exc: BaseException) -> bool:
-    """Worth another try: no answer at all, or a status that says "try again later"."""
+    """Worth another try: no answer at all, a status that says "try again later", or a data
+    source behind the API that failed."""
     if isinstance(exc, OutcomeUnknownError):
         return False
-    if isinstance(exc, APIConnectionError | RateLimitError):
+    if isinstance(exc, APIConnectionError | RateLimitError | BackendError):
         return True
     return isinstance(exc, APIStatusError) and exc.status in RETRYABLE_STATUSES
 
 
-def is_ambiguous_api(exc: APIConnectionError | APIStatusError) -> bool:
+def is_ambiguous_api(exc: APIConnectionError | APIStatusError | BackendError) -> bool:
     """True when the server may have applied the request although we saw a failure.
 
     A broken connection, a timeout, a 500 or a gateway error may come after the work was
     done; a 429 or 503 (or a throttling answer) is the service refusing the request before
     acting on it; GraphQL errors and a refused key are answers that say it was not done.
     """
-    if isinstance(exc, APIConnectionError):
+    if isinstance(exc, APIConnectionError | BackendError):
         return True
     if isinstance(exc, RateLimitError | AuthenticationError | GraphQLResponseError):
         return False
@@ -139,9 +186,9 @@ class Retrier:
 
         def wait_for(exc: BaseException) -> float:
             drawn = backoff.full_jitter(next(expo))
-            retry_after = getattr(exc, "retry_after", None)
-            if isinstance(retry_after, int | float) and retry_after >= 0:
-                return min(float(retry_after), policy.max_retry_after)
+            retry_after = retry_after_of(exc)
+            if retry_after is not None:
+                return min(retry_after, policy.max_retry_after)
             return float(drawn)
 
         return wait_for

@@ -214,9 +214,10 @@ async def find_take(takes: Takes, key: str, *, since: float) -> str | None:
 async def find_job(jobs: Jobs, take_id: str, *, exclude: Sequence[str] = ()) -> str | None:
     """The live job of a take: every job of an input's take is that input's (the take is its
     alone), and the newest not in `exclude` (jobs that failed before) is the live one."""
-    page = await jobs.list(take_id=take_id, limit=20)
     job: Job
-    for job in page.items:
+    # Every page, not the first alone: a page may be empty while its cursor goes on (a filter
+    # applied after the page limit), and a job missed here would be created a second time.
+    async for job in jobs.list(take_id=take_id, limit=20):
         if job.id not in exclude:
             return job.id
     return None

@@ -25,6 +25,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    BackendError,
     BadRequestError,
     ClientClosedError,
     GraphQLResponseError,
@@ -37,10 +38,10 @@ from ._exceptions import (
     ValidationError,
 )
 from ._ratelimit import RequestBudget
-from ._redact import Secret, key_fingerprint, scrub
-from ._retry import Retrier, is_ambiguous_api, is_transient_api
+from ._redact import Secret, key_fingerprint, scrub, scrub_text
+from ._retry import Retrier, is_ambiguous_api, is_transient_api, retry_after_from
 from ._schema.operations import Operation
-from ._sessions import LoopSessions
+from ._sessions import Closer, LoopSessions
 from .observability import RequestEvent, RequestHook
 
 log = logging.getLogger("aio_move_ugc.transport")
@@ -57,16 +58,51 @@ THROTTLING_TYPES = frozenset(
         "LimitExceededException",
         "LimitExceeded",
         "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "ProvisionedThroughputExceeded",
         "SlowDown",
     }
 )
-"""AppSync's, API Gateway's and S3's names for "too many requests"."""
+"""AppSync's, API Gateway's, S3's and the data sources' names for "too many requests"."""
+BACKEND_SOURCES = frozenset({"DynamoDB", "Lambda", "RDS", "OpenSearch", "HTTP", "EventBridge"})
+"""Data sources AppSync names before an error type it passes on (`DynamoDB:...`)."""
+BACKEND_FAULT_TYPES = frozenset(
+    {
+        "Unhandled",
+        "ServiceException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "EC2ThrottledException",
+        "ResourceConflictException",
+        "TransactionConflictException",
+    }
+)
+"""Failures of a data source that another try may not meet (`Lambda:Unhandled`, ...)."""
 THROTTLING_WORDS = ("rate exceeded", "too many requests", "slow down", "throttl")
 """Throttling said in words, where a gateway gives no error type."""
 
 
+def _bare_type(error_type: object) -> object:
+    """`ThrottlingException` of `DynamoDB:ThrottlingException`; anything else as it is."""
+    if isinstance(error_type, str) and ":" in error_type:
+        return error_type.rsplit(":", 1)[1]
+    return error_type
+
+
+def _backend_fault(errors: list[dict[str, Any]]) -> bool:
+    for error in errors:
+        error_type = error.get("errorType")
+        if isinstance(error_type, str) and ":" in error_type:
+            source, _, bare = error_type.partition(":")
+            if source in BACKEND_SOURCES and bare in BACKEND_FAULT_TYPES:
+                return True
+    return False
+
+
 def _says_throttled(status: int, errors: list[dict[str, Any]], text: str) -> bool:
-    types = {e.get("errorType") for e in errors}
+    types = {_bare_type(e.get("errorType")) for e in errors}
     if status == 429 or types & THROTTLING_TYPES:
         return True
     if status not in (200, 400, 403, 503):
@@ -151,16 +187,6 @@ class Timeout:
         )
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 def _summary(errors: list[dict[str, Any]]) -> str:
     messages = [str(e.get("message", "")).strip() for e in errors if isinstance(e, dict)]
     text = "; ".join(m for m in messages if m) or "the API answered with errors"
@@ -175,14 +201,17 @@ def error_from_answer(
     request_id: str | None = None,
     operation_name: str | None = None,
     text: str = "",
+    secrets: tuple[str, ...] = (),
 ) -> APIError | None:
     """The error an answer stands for, or None when it is a clean success. `text` is the body
-    when it was not JSON (a gateway's own answer)."""
+    when it was not JSON (a gateway's own answer). Everything kept from the answer is
+    scrubbed first: `secrets` (the client's key) by value, signatures and tokens by shape."""
     errors = payload.get("errors") if isinstance(payload, dict) else None
     errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
     # Kept on the error, so other records' presigned URLs in it lose their signatures.
-    data = scrub(payload.get("data")) if isinstance(payload, dict) else None
-    errors = scrub(errors)
+    data = scrub(payload.get("data"), secrets=secrets) if isinstance(payload, dict) else None
+    errors = scrub(errors, secrets=secrets)
+    text = scrub_text(text, secrets)
     common: dict[str, Any] = {
         "status": status,
         "errors": errors,
@@ -198,11 +227,13 @@ def error_from_answer(
     if status == 401 or "UnauthorizedException" in types:
         return AuthenticationError(message, **common)
     if _says_throttled(status, errors, text):
-        return RateLimitError(message, retry_after=_retry_after(headers), **common)
-    if status >= 500:
-        return InternalServerError(message, **common)
+        return RateLimitError(message, retry_after=retry_after_from(headers), **common)
     if status >= 400:
-        return APIStatusError(message, **common)
+        error = (InternalServerError if status >= 500 else APIStatusError)(message, **common)
+        error.retry_after = retry_after_from(headers)  # honoured when the status is retried
+        return error
+    if _backend_fault(errors):
+        return BackendError(message, **common)
     if not errors:
         if not isinstance(payload, dict) or "data" not in payload:
             return UnexpectedResponseError("the API answered without data or errors", **common)
@@ -234,9 +265,11 @@ class GraphQLTransport:
         connection_limit: int = 100,
         closed: Callable[[], bool] = lambda: False,
         on_request: RequestHook | None = None,
+        closer: Closer | None = None,
         wire: ApiTransport | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self._closer = closer or Closer()
         self._wire = wire
         self._api_key = api_key
         self.timeout = timeout
@@ -366,7 +399,8 @@ class GraphQLTransport:
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         if self.budget is not None:
-            await self.budget.acquire()
+            async with self._closer.guard(f"{operation.name} waited for the request budget"):
+                await self.budget.acquire()
         session = None if self._wire is not None else await self.sessions.get(operation.name)
         started_ns = time.time_ns()
         started = time.monotonic()
@@ -374,7 +408,9 @@ class GraphQLTransport:
         request_id: str | None = None
         failure: str | None = None
         try:
-            data, status, request_id = await self._exchange(session, operation, body, decode)
+            # aclose() ends a request wherever it waits, with ClientClosedError.
+            async with self._closer.guard(f"{operation.name} was under way"):
+                data, status, request_id = await self._exchange(session, operation, body, decode)
             return data
         except BaseException as exc:
             failure = type(exc).__name__
@@ -487,6 +523,7 @@ class GraphQLTransport:
             request_id=request_id,
             operation_name=name,
             text=text,
+            secrets=(self._api_key.get_secret_value(),),
         )
         if error is not None:
             raise error

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
+from ._exceptions import APIStatusError
+
 if TYPE_CHECKING:
     from .types._models import Page
 
@@ -33,14 +35,26 @@ class AsyncPager(Generic[T]):
         return self._fetch(self._start).__await__()
 
     async def pages(self) -> AsyncIterator[Page[T]]:
-        """Every page in turn, starting from the token the pager was made with."""
+        """Every page in turn, starting from the token the pager was made with.
+
+        The cursor is followed while it is not null, an empty page included (DynamoDB filters
+        after its page limit, so a page may hold nothing while more follow); a cursor that
+        comes back a second time would loop forever, and raises `APIStatusError` instead."""
         token = self._start
+        seen: set[str] = set() if token is None else {token}
         while True:
             page = await self._fetch(token)
             yield page
-            if not page.next_token or not page.items:
+            if not page.next_token:
                 return
             token = page.next_token
+            if token in seen:
+                raise APIStatusError(
+                    "the API answered a page cursor it had given before; listing stopped "
+                    "rather than loop",
+                    status=200,
+                )
+            seen.add(token)
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():

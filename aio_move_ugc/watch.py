@@ -53,11 +53,13 @@ from ._exceptions import (
     GraphQLResponseError,
     InvalidInputError,
     JobFailedError,
+    JobNotFoundError,
     MoveUgcError,
-    NotFoundError,
     OutputMissingError,
     OutputsNotReadyError,
     RateLimitError,
+    VolumeFailedError,
+    VolumeNotFoundError,
     WatchTimeoutError,
 )
 from ._redact import scrub
@@ -313,7 +315,9 @@ async def _fetch_aliased(
         )
         raw = answer if isinstance(answer, _Raw) else _Raw(answer, [])
         named: dict[str, dict[str, Any]] = {}
-        for entry in raw.errors:
+        # Errors read straight from the bytes skip the transport's mapping: scrubbed here,
+        # before a message of theirs reaches an error, a log line or an event.
+        for entry in ctx.scrub(raw.errors):
             alias = _alias_of(entry)
             if alias is not None:
                 named.setdefault(aliases[alias], entry)
@@ -509,12 +513,15 @@ class Acceptor(Protocol[R]):
 
 @dataclass(frozen=True)
 class WhenFailed:
-    """Ends the wait with `JobFailedError` once the record is FAILED or CANCELLED."""
+    """Ends the wait with `failure` (`JobFailedError`, or `VolumeFailedError` for volumes)
+    once the record is FAILED or CANCELLED."""
+
+    failure: type[JobFailedError] | type[VolumeFailedError] = JobFailedError
 
     def judge(self, record: object, seen: Seen, now: float) -> Verdict | None:
         known = known_state(seen.state)
         if known is not None and known.is_terminal and known is not JobState.FINISHED:
-            return Verdict(JobFailedError(seen.id, str(seen.state)))
+            return Verdict(self.failure(seen.id, str(seen.state)))
         return None
 
 
@@ -560,7 +567,10 @@ def job_acceptors(until: Until, requested: Requested) -> tuple[Acceptor[Job], ..
     return (WhenFailed(), WhenOutputsReady(requested))
 
 
-VOLUME_ACCEPTORS: tuple[Acceptor[HumanVolume], ...] = (WhenFailed(), WhenFinished())
+VOLUME_ACCEPTORS: tuple[Acceptor[HumanVolume], ...] = (
+    WhenFailed(VolumeFailedError),
+    WhenFinished(),
+)
 
 
 def not_ready(job_id: str, job: Job | None, requested: Requested) -> OutputsNotReadyError:
@@ -872,7 +882,7 @@ async def wait_job(
         outputs={job_id: outputs},
     ):
         if isinstance(event, JobNotFound):
-            raise NotFoundError(f"job {job_id} not found", status=200)
+            raise JobNotFoundError(job_id)
         if event.job is not None:
             last = event.job
     assert last is not None
@@ -888,7 +898,7 @@ class JobWaiter:
     the distributed worker).
 
     `wait(job_id, outputs)` returns the job once the outputs it was asked for are ready and
-    raises `JobFailedError`, `NotFoundError`, `OutputMissingError`, `OutputsNotReadyError`
+    raises `JobFailedError`, `JobNotFoundError`, `OutputMissingError`, `OutputsNotReadyError`
     or the error that made the failure policy give up (for the jobs asked about then; the
     loop goes on for later waits). `run()` serves the waits until cancelled and never ends on
     an error: an exception that is not the SDK's (a budget kept elsewhere that cannot be
@@ -974,7 +984,7 @@ class JobWaiter:
     def _settle(self, report: Report[Job, JobEvent]) -> None:
         job_id = report.record_id
         if report.not_found:
-            error: BaseException | None = NotFoundError(f"job {job_id} not found", status=200)
+            error: BaseException | None = JobNotFoundError(job_id)
         elif report.verdict is not None:
             error = report.verdict.error
         else:
@@ -1004,8 +1014,8 @@ async def watch_volumes(
     timeout: float | None = None,
 ) -> AsyncGenerator[VolumeStateChanged, None]:
     """State changes of (checked) volumes until each is FINISHED or FAILED (50 per request).
-    An unknown volume raises `NotFoundError`; one that cannot be read (`max_failures` looks in
-    a row, or an error that is not transient), the error."""
+    An unknown volume raises `VolumeNotFoundError`; one that cannot be read (`max_failures`
+    looks in a row, or an error that is not transient), the error."""
     deadline = Deadline(ctx, timeout)
     engine: Engine[HumanVolume, VolumeStateChanged] = Engine(
         ctx, policy, fetch_volumes, deadline=deadline
@@ -1020,11 +1030,11 @@ async def watch_volumes(
             raise _timed_out(list(engine.trackers), "volume", "finished") from None
         for report in reports or []:
             if report.not_found:
-                raise NotFoundError(f"volume {report.record_id} not found", status=200)
+                raise VolumeNotFoundError(report.record_id)
             for event in report.events:
                 yield event
             error = report.verdict.error if report.verdict is not None else None
-            if error is not None and not isinstance(error, JobFailedError):
+            if error is not None and not isinstance(error, VolumeFailedError):
                 raise error
         if not engine.trackers:
             return

@@ -21,7 +21,7 @@ from .. import (
     InvalidInputError,
     Job,
     JobFailedError,
-    NotFoundError,
+    JobNotFoundError,
     OutputMissingError,
     OutputType,
 )
@@ -75,7 +75,7 @@ class JobPoller:
             job = await self._waiter.wait(job_id, requested)
         except JobFailedError as exc:
             return Ended(None, False, exc.state, f"the job ended {exc.state}")
-        except NotFoundError:
+        except JobNotFoundError:
             return Ended(None, False, "NOT_FOUND", "the API has no such job")
         except OutputMissingError as exc:
             return Ended(None, False, "OUTPUTS_MISSING", str(exc))

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 View = dict[str, Any]
 
 NOT_FOUND_MESSAGE = "Resource not found in move-ugc-api."
+TWIN_MARK = "#"
+"""Separates an output type from the tag of a second file of that type (`Hostility`)."""
 
 
 class AppSyncError(Exception):
@@ -260,7 +262,10 @@ class Api:
                 file = self.state.files[file_id]
                 if file.listed_at is not None and now < file.listed_at:
                     continue
-                label = output_label(labels, output_type, file.type)
+                kind, _, twin = output_type.partition(TWIN_MARK)
+                label = output_label(labels, kind, file.type)
+                if twin:  # a second file of one type, its label in the other case
+                    label = label.swapcase()
                 views.append({"format": label, "key": label, "file": self.file_view(file)})
             return views
 
@@ -323,7 +328,31 @@ class Api:
                     job_id=rec.id,
                 )
                 rec.output_files[output_type] = file_id
+            if rec.outputs and self._has_twin(rec):
+                kind = rec.outputs[0]
+                twin = f"{kind}{TWIN_MARK}twin"
+                file_type = OUTPUT_FILE_TYPES[kind]
+                original = self.state.files[rec.output_files[kind]]
+                file_id = self.ids.derive("file", rec.id, twin)
+                self.state.files[file_id] = FileRecord(
+                    id=file_id,
+                    type=file_type,
+                    key=f"outputs/{rec.id}/{file_id}.{file_type}",
+                    created=self.clock.now(),
+                    name=f"{kind.lower()}.{file_type}",
+                    ready_at=original.ready_at,
+                    listed_at=original.listed_at,
+                    output_type=twin,
+                    job_id=rec.id,
+                )
+                rec.output_files[twin] = file_id
         return rec.output_files
+
+    def _has_twin(self, rec: JobRecord) -> bool:
+        """Whether the job lists a second file of its first output type (`Hostility`); drawn
+        from the job, not the shared stream, so timing shifts nothing."""
+        rate = self.config.hostility.twin_output_rate
+        return rate > 0 and random.Random(f"{self.config.seed}/{rec.id}/twin").random() < rate
 
     def volume_view(self, rec: VolumeRecord) -> View:
         progress = self.progress_view(rec.timeline)
@@ -418,6 +447,17 @@ class Api:
         descending = (direction or "DESC") == "DESC"
         ordered = sorted(items, key=lambda r: (r.created, r.id), reverse=descending)
         start = 0
+        if after is not None:
+            try:
+                cursor = json.loads(after)
+                while isinstance(cursor, dict) and "resume" in cursor:
+                    # The cursor of an empty page (`Hostility.empty_page_rate`): where it was.
+                    after = cursor["resume"]
+                    if after is None:
+                        break
+                    cursor = json.loads(after)
+            except (ValueError, TypeError) as exc:
+                raise bad_request("The after cursor is not valid.") from exc
         if after is not None:
             try:
                 cursor = json.loads(after)

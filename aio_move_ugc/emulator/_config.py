@@ -158,6 +158,110 @@ VARIANTS: dict[str, Variants] = {
 default, each axis's other values on their own, and one with every axis away from its default."""
 
 
+RetryAfterForm = Literal["seconds", "http_date", "mixed", "none"]
+EtagStyle = Literal["md5", "multipart", "opaque"]
+ProxyEncoding = Literal["none", "honest", "forced"]
+
+BACKEND_THROTTLE_TYPES = (
+    "DynamoDB:ProvisionedThroughputExceededException",
+    "DynamoDB:ThrottlingException",
+    "DynamoDB:RequestLimitExceeded",
+    "Lambda:TooManyRequestsException",
+)
+"""`errorType`s AppSync passes on when a data source behind it sheds load."""
+BACKEND_FAULT_TYPES = (
+    "Lambda:Unhandled",
+    "Lambda:ServiceException",
+    "DynamoDB:InternalServerError",
+    "DynamoDB:ServiceUnavailable",
+)
+"""`errorType`s AppSync passes on when a data source behind it fails (an unhandled exception
+in a Lambda resolver, an internal error of DynamoDB)."""
+PROXY_CODINGS = ("gzip", "deflate", "br")
+"""The codings a compressing proxy may add (br only when the brotli package is installed)."""
+
+
+@dataclass(frozen=True)
+class Hostility:
+    """Fault classes of the world around the service: what gateways, data sources, proxies,
+    stores and the service's own messages may do that the service's happy path never does.
+
+    Every rate is a probability in [0, 1] drawn per request from one generator seeded by
+    `EmulatorConfig.seed`; the defaults switch everything off.
+    """
+
+    retry_after: RetryAfterForm = "seconds"
+    """How every retried status (429, 500, 502, 503, 504) of the API and of storage says when to
+    come back: "seconds" (`Retry-After: 2`), "http_date" (`Retry-After: <IMF date>`, with a
+    `Date` header of the emulator's clock to measure it against), "mixed" (either, drawn per
+    answer) or "none" (no header at all)."""
+    retry_after_seconds: float = 1.0
+    """The wait `Retry-After` asks for (whole seconds when given as a date)."""
+    backend_error_rate: float = 0.0
+    """Share of GraphQL requests answered HTTP 200 with `data: null` and one error of a data
+    source (`BACKEND_THROTTLE_TYPES` and `BACKEND_FAULT_TYPES`), before anything is executed:
+    nothing was applied."""
+    partial_error_rate: float = 0.0
+    """Share of successful query answers that carry an error as well as their data (HTTP 200,
+    `data` and `errors` both set, as AppSync answers when one field's resolver failed): the
+    failed field of the root record is null, the error is a `BACKEND_FAULT_TYPES` one."""
+    echo_secrets_rate: float = 0.0
+    """Share of error answers (API and storage alike) whose message quotes, mid-sentence, the
+    API key the request carried or the full presigned URL it was sent to."""
+    etag_style: EtagStyle = "md5"
+    """The ETags storage gives: "md5" (quoted hex MD5, as S3 does for one PUT), "multipart"
+    (`"<hex>-3"`, as S3 does for multipart uploads: not an MD5 of the bytes) or "opaque" (a
+    quoted token that is no digest at all). `If-Match` compares with the ETag given."""
+    ignore_if_match: bool = False
+    """Storage serves a GET whatever its `If-Match` says, as some stores and caches do."""
+    replace_rate: float = 0.0
+    """Share of ranged GETs not starting at byte 0 that find the object replaced by a new
+    version of the same size (new bytes, new ETag) just before they are served; each object
+    is replaced at most once."""
+    proxy_encoding: ProxyEncoding = "none"
+    """A proxy in front of storage compressing GET bodies: "honest" (only with a coding the
+    request's `Accept-Encoding` lists, as CDNs do), "forced" (whatever was asked) or "none"."""
+    empty_page_rate: float = 0.0
+    """Share of list pages answered with no items and a cursor that goes on (a filter applied
+    after the page limit, as DynamoDB does); following the cursor loses nothing."""
+    repeat_cursor_rate: float = 0.0
+    """Share of list pages (after the first) whose `after` cursor repeats the one asked with."""
+    odd_cursor_rate: float = 0.0
+    """Share of list pages whose non-null cursor is of another JSON type (a number, an object,
+    a list)."""
+
+    twin_output_rate: float = 0.0
+    """Share of jobs that list a second file of their first output's type, its label the same
+    label in the other case (`MAIN_FBX` and `main_fbx`): two outputs a careless client would
+    save under one name."""
+
+    def __post_init__(self) -> None:
+        if self.retry_after not in get_args(RetryAfterForm):
+            raise ConfigurationError(
+                f"retry_after must be one of {', '.join(get_args(RetryAfterForm))}"
+            )
+        if self.etag_style not in get_args(EtagStyle):
+            raise ConfigurationError(f"etag_style must be one of {', '.join(get_args(EtagStyle))}")
+        if self.proxy_encoding not in get_args(ProxyEncoding):
+            raise ConfigurationError(
+                f"proxy_encoding must be one of {', '.join(get_args(ProxyEncoding))}"
+            )
+        if not isinstance(self.ignore_if_match, bool):
+            raise ConfigurationError("ignore_if_match must be True or False")
+        _check_seconds("retry_after_seconds", self.retry_after_seconds)
+        for name in (
+            "backend_error_rate",
+            "partial_error_rate",
+            "echo_secrets_rate",
+            "replace_rate",
+            "empty_page_rate",
+            "repeat_cursor_rate",
+            "odd_cursor_rate",
+            "twin_output_rate",
+        ):
+            _check_rate(name, getattr(self, name))
+
+
 @dataclass(frozen=True)
 class RouteFaults:
     """Fault rates for one route class ("graphql", "storage_put", "storage_get").
@@ -277,6 +381,9 @@ class EmulatorConfig:
     # The hosted service's unknowns.
     variants: Variants = field(default_factory=Variants)
     """Which plausible form each unobserved behaviour takes (see `VARIANTS`)."""
+    hostility: Hostility = field(default_factory=Hostility)
+    """What gateways, data sources, proxies and stores around the service do (all off by
+    default; see `Hostility`)."""
 
     def __post_init__(self) -> None:
         if self.seed is not None:
@@ -310,6 +417,8 @@ class EmulatorConfig:
             _check_int("hourly_request_budget", self.hourly_request_budget, minimum=1)
         if not isinstance(self.variants, Variants):
             raise ConfigurationError("variants must be a Variants value (see VARIANTS)")
+        if not isinstance(self.hostility, Hostility):
+            raise ConfigurationError("hostility must be a Hostility value")
 
     # ------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
@@ -343,6 +452,8 @@ class EmulatorConfig:
         _refuse_unknown("emulator configuration", data, cls)
         if "variants" in data:
             data["variants"] = _section(Variants, "variants", data["variants"])
+        if "hostility" in data:
+            data["hostility"] = _section(Hostility, "hostility", data["hostility"])
         if "faults" in data:
             faults = data["faults"]
             if not isinstance(faults, dict):

@@ -35,6 +35,7 @@ from .._schema import load_schema
 from ._api import Api, AppSyncError
 from ._config import EmulatorConfig, RecordFault, RouteFaults, Variants
 from ._faults import Clock, FaultInjector
+from ._hostile import Hostile
 from ._state import ClientRecord, IdFactory, State
 from ._stats import Stats
 from ._storage import Storage
@@ -54,16 +55,28 @@ GATEWAY_THROTTLED = {"message": "Rate exceeded"}
 """What an AWS gateway in front of a service answers when it sheds load (no GraphQL errors)."""
 
 
-def throttled_answer(variants: Variants, retry_after: int) -> tuple[int, Any, dict[str, str]]:
-    """Status, body and headers of a throttled request, as `variants.throttling` plays it."""
-    error = {"errorType": variants.throttle_type, "message": THROTTLED_MESSAGE}
+def throttled_answer(
+    variants: Variants,
+    retry_after: int,
+    *,
+    hostile: Hostile | None = None,
+    message: str = THROTTLED_MESSAGE,
+) -> tuple[int, Any, dict[str, str]]:
+    """Status, body and headers of a throttled request, as `variants.throttling` plays it
+    (Retry-After in the form `hostile` draws, seconds without it)."""
+    error = {"errorType": variants.throttle_type, "message": message}
     if variants.throttling == "appsync200":
         return 200, {"data": None, "errors": [error]}, {}
     if variants.throttling == "http400":
         return 400, {"errors": [error]}, {}
+    after = (
+        hostile.retry_after(retry_after)
+        if hostile is not None
+        else {"Retry-After": str(retry_after)}
+    )
     if variants.throttling == "gateway503":
-        return 503, GATEWAY_THROTTLED, {"Retry-After": str(retry_after)}
-    return 429, {"errors": [error]}, {"Retry-After": str(retry_after)}
+        return 503, GATEWAY_THROTTLED, after
+    return 429, {"errors": [error]}, after
 
 
 def _json_response(
@@ -224,6 +237,7 @@ class Emulator:
         self.faults = FaultInjector(self.config.seed, self.config.faults)
         self._rng = random.Random(fates)
         self.ids = IdFactory(self.config.seed)
+        self.hostile = Hostile(self.config.hostility, fates, self.clock)
         self.state = State(
             client=ClientRecord(
                 id=self.ids.new("client"), name=self.config.client_name, created=self.clock.now()
@@ -275,6 +289,7 @@ class Emulator:
             stats=self.stats,
             faults=self.faults,
             max_object_size=self.config.max_object_size,
+            hostile=self.hostile,
         )
         self.api = Api(
             state=self.state,
@@ -438,25 +453,40 @@ class Emulator:
                 {"errors": [{"errorType": "BadRequestException", "message": "Use POST."}]},
                 reply,
             )
+        hostile = self.hostile
+        sent_key = headers.get("Authorization")
         fault = self.faults.draw("graphql")
         if fault is not None:
             if fault.latency:
                 await asyncio.sleep(fault.latency)
             if fault.kind == "429":
                 self.stats.faults["graphql 429"] += 1
-                status, answer, extra = throttled_answer(self.config.variants, 1)
+                status, answer, extra = throttled_answer(
+                    self.config.variants,
+                    int(hostile.config.retry_after_seconds + 0.999),
+                    hostile=hostile,
+                    message=hostile.echo(THROTTLED_MESSAGE, key=sent_key),
+                )
                 return _answer(status, answer, reply | extra)
             if fault.kind in FAULT_BODIES:
                 self.stats.faults[f"graphql {fault.kind}"] += 1
                 status, body = FAULT_BODIES[fault.kind]
-                return _answer(status, {"errors": [body]}, reply)
-        if headers.get("Authorization") != self.config.api_key:
-            return _answer(401, {"errors": [UNAUTHORIZED]}, reply)
+                body = body | {"message": hostile.echo(body["message"], key=sent_key)}
+                return _answer(status, {"errors": [body]}, reply | hostile.retry_after())
+        if sent_key != self.config.api_key:
+            error = UNAUTHORIZED | {"message": hostile.echo(UNAUTHORIZED["message"], key=sent_key)}
+            return _answer(401, {"errors": [error]}, reply)
         wait = self._over_budget()
         if wait is not None:
             self.stats.faults["graphql budget"] += 1
-            status, answer, extra = throttled_answer(self.config.variants, int(wait + 0.999))
+            status, answer, extra = throttled_answer(
+                self.config.variants, int(wait + 0.999), hostile=hostile
+            )
             return _answer(status, answer, reply | extra)
+        backend = hostile.backend_error(sent_key)
+        if backend is not None:
+            self.stats.faults["graphql backend"] += 1
+            return _answer(200, backend, reply)
         try:
             raw = await read_body()
             self.stats.bytes_in += len(raw)
@@ -476,6 +506,9 @@ class Emulator:
                 reply,
             )
         payload = await self._run(body["query"], variables, operation_name)
+        if not body["query"].lstrip().startswith("mutation"):
+            payload = hostile.pages(payload, variables)
+            payload = hostile.partial(payload, sent_key)
         data = json.dumps(payload).encode()
         self.stats.bytes_out += len(data)
         if fault is not None and fault.kind == "reset":

@@ -50,8 +50,9 @@ from xml.sax.saxutils import escape
 
 from aiohttp import hdrs, web
 
-from ._config import FIVE_GB
+from ._config import FIVE_GB, Hostility
 from ._faults import Clock, Fault, FaultInjector
+from ._hostile import RETRIED_STATUSES, Hostile, compress, new_version
 from ._stats import Stats
 
 __all__ = ["CHUNK_SIZE", "ObjectInfo", "Storage"]
@@ -98,6 +99,8 @@ class _Exchange:
     request_id: str
     host_id: str
     status: int = 0
+    url: str | None = None
+    """The URL as asked for, signature and all (what a message may quote)."""
 
 
 class _TempObject:
@@ -216,6 +219,7 @@ class Storage:
         access_key_id: str = _DEFAULT_ACCESS_KEY_ID,
         secret_key: str = _DEFAULT_SECRET_KEY,
         security_token: str = _DEFAULT_SECURITY_TOKEN,
+        hostile: Hostile | None = None,
     ) -> None:
         if max_object_size <= 0:
             raise ValueError("max_object_size must be positive")
@@ -230,6 +234,7 @@ class Storage:
         self._clock = clock
         self._stats = stats
         self._faults = faults
+        self._hostile = hostile or Hostile(Hostility(), 0, clock)
         self._objects = self.root / "objects"
         self._incoming = self.root / "incoming"
         self._objects.mkdir(parents=True, exist_ok=True)
@@ -403,6 +408,7 @@ class Storage:
             method=request.method,
             request_id=secrets.token_hex(8).upper(),
             host_id=base64.b64encode(secrets.token_bytes(48)).decode("ascii"),
+            url=str(request.url),
         )
         try:
             return await self._serve(request, exchange)
@@ -648,7 +654,8 @@ class Storage:
         finally:
             temp.discard()
         exchange.status = 200
-        return web.Response(status=200, headers=self._headers(exchange, {hdrs.ETAG: info.etag}))
+        etag = self._hostile.served_etag(info.etag)
+        return web.Response(status=200, headers=self._headers(exchange, {hdrs.ETAG: etag}))
 
     async def _receive(self, request: web.Request, temp: _TempObject, length: int) -> bool:
         """Copy the body into `temp` in bounded pieces; False when it ended short."""
@@ -706,6 +713,10 @@ class Storage:
     async def _get(
         self, request: web.Request, exchange: _Exchange, key: str, reset: Fault | None
     ) -> web.StreamResponse:
+        range_header = request.headers.get(hdrs.RANGE)
+        asked = _RANGE_RE.fullmatch((range_header or "").strip())
+        if asked and asked.group(1) and self._hostile.replace_now(key, int(asked.group(1))):
+            await self._replace(key)
         opened = self._open(key)
         if opened is None:
             return self._error(
@@ -719,8 +730,11 @@ class Storage:
             )
         info, handle = opened
         try:
+            etag = self._hostile.served_etag(info.etag)
             if_match = request.headers.get(hdrs.IF_MATCH)
-            if if_match is not None and not _etag_matches(if_match, info.etag):
+            if self._hostile.config.ignore_if_match:
+                if_match = None
+            if if_match is not None and not _etag_matches(if_match, etag):
                 return self._error(
                     exchange,
                     412,
@@ -730,7 +744,6 @@ class Storage:
                     reset=reset,
                     request=request,
                 )
-            range_header = request.headers.get(hdrs.RANGE)
             try:
                 byte_range = _parse_range(range_header, info.size)
             except _RangeNotSatisfiable:
@@ -747,7 +760,7 @@ class Storage:
                 response.headers[hdrs.CONTENT_RANGE] = f"bytes */{info.size}"
                 return response
             headers: dict[str, str] = {
-                hdrs.ETAG: info.etag,
+                hdrs.ETAG: etag,
                 hdrs.ACCEPT_RANGES: "bytes",
                 hdrs.CONTENT_TYPE: "binary/octet-stream",
             }
@@ -758,6 +771,13 @@ class Storage:
                 headers[hdrs.CONTENT_RANGE] = f"bytes {byte_range[0]}-{byte_range[1]}/{info.size}"
             if reset is not None and (length == 0 or request.method == "HEAD"):
                 return self._cut(request, exchange)
+            coding = None
+            if request.method == "GET" and reset is None and length:
+                coding = self._hostile.coding_for(request.headers.get(hdrs.ACCEPT_ENCODING))
+            if coding is not None:
+                return await self._compressed(
+                    request, exchange, handle, info, status, start, length, headers, coding
+                )
             response = web.StreamResponse(status=status, headers=self._headers(exchange, headers))
             response.content_length = length
             response.last_modified = info.last_modified
@@ -790,6 +810,45 @@ class Storage:
             return response
         finally:
             handle.close()
+
+    async def _replace(self, key: str) -> None:
+        """Store a new version of `key` (same size, other bytes): another upload landed."""
+        try:
+            path = self.path_of(key)
+        except ValueError:
+            return
+        if self.info(key) is None:
+            return
+        data = await asyncio.to_thread(path.read_bytes)
+        await self.write_object(key, [new_version(data)])
+
+    async def _compressed(
+        self,
+        request: web.Request,
+        exchange: _Exchange,
+        handle: IO[bytes],
+        info: ObjectInfo,
+        status: int,
+        start: int,
+        length: int,
+        headers: dict[str, str],
+        coding: str,
+    ) -> web.StreamResponse:
+        """The body as a compressing proxy passes it on: whole, coded, its length the coded
+        one (meant for the small objects of tests: the range is held in memory)."""
+
+        def read() -> bytes:
+            handle.seek(start)
+            return handle.read(length)
+
+        data = compress(await asyncio.to_thread(read), coding)
+        self._stats.bytes_out += len(data)
+        self._stats.faults[f"storage_get {coding}"] += 1
+        headers = {**headers, hdrs.CONTENT_ENCODING: coding, hdrs.VARY: "Accept-Encoding"}
+        exchange.status = status
+        response = web.Response(status=status, body=data, headers=self._headers(exchange, headers))
+        response.last_modified = info.last_modified
+        return response
 
     # -- Responses --------------------------------------------------------------------------
 
@@ -854,12 +913,16 @@ class Storage:
         if reset is not None and request is not None:
             return self._cut(request, exchange)
         exchange.status = status
+        message = self._hostile.echo(message, url=exchange.url)
         fields = [("Code", code), ("Message", message), *details.items()]
         fields += [("RequestId", exchange.request_id), ("HostId", exchange.host_id)]
         body = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields)
         document = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'
+        extra = {"Content-Type": "application/xml"}
+        if status in RETRIED_STATUSES:
+            extra |= self._hostile.retry_after()
         return web.Response(
             status=status,
             body=document.encode("utf-8"),
-            headers=self._headers(exchange, {"Content-Type": "application/xml"}),
+            headers=self._headers(exchange, extra),
         )

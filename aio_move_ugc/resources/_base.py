@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from .. import _validation as check
 from .._answers import decoder, parse, parse_items
+from .._exceptions import APIStatusError
 from .._schema.operations import expand_words, operation
 from ..pagination import AsyncPager
 from ..types._enums import SortDirection
@@ -59,10 +60,20 @@ class Resource:
         async def fetch(token: str | None) -> Page[ModelT]:
             variables = {"first": size, "after": token, "sortDirection": direction, **(extra or {})}
             result = await self._ctx.execute(op, variables) or {}
+            after = result.get("after") if isinstance(result, dict) else None
+            if after is not None and not isinstance(after, str):
+                # A cursor is opaque but a string; anything else cannot be sent back.
+                raise APIStatusError(
+                    f"the API answered {name} with a page cursor of JSON type "
+                    f"{type(after).__name__}, not a string",
+                    status=200,
+                    operation_name=name,
+                )
+            first = result.get("first") if isinstance(result, dict) else None
             return Page[model](  # type: ignore[valid-type]
                 items=parse_items(model, result, name),
-                next_token=result.get("after"),
-                first=result.get("first"),
+                next_token=after,
+                first=first if isinstance(first, int) and not isinstance(first, bool) else None,
             )
 
         return AsyncPager(fetch, next_token)

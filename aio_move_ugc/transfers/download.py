@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._concurrency import leaves
-from .._exceptions import IntegrityError, InvalidInputError, StorageError, URLExpiredError
+from .._exceptions import (
+    DiskError,
+    IntegrityError,
+    InvalidInputError,
+    MoveUgcError,
+    StorageError,
+    URLExpiredError,
+)
 from .._retry import is_transient_storage, with_fresh_urls
 from .config import Progress
 from .meter import TransferMeter
@@ -145,20 +152,56 @@ def check_destination(dest: Path) -> None:
         raise InvalidInputError(f"cannot write {dest}: {parent} is not writable")
 
 
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+"""Opening never goes through a symlink: whatever sits at a path the SDK writes is its own."""
+
+
+def open_new(path: Path) -> int:
+    """A new, empty regular file at `path` for writing: whatever was there (a symlink above
+    all) is removed, never followed or written through."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_symlink() or not path.is_file():
+            path.unlink()
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NOFOLLOW, 0o644)
+
+
 def _write_sidecar(path: Path, plan: Plan) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(plan.to_json()))
-    os.replace(tmp, path)
+    data = json.dumps(plan.to_json()).encode()
+    fd = open_new(tmp)
+    try:
+        try:
+            _write_all(fd, data, 0)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # replaces the entry itself, a symlink included
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of the regular file at `path`, None when it is a symlink or not there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(1 << 20)
 
 
 def _load_plan(part: Path, sidecar: Path) -> Plan | None:
-    if not (part.exists() and sidecar.exists()):
+    if part.is_symlink() or not part.is_file():
+        return None
+    raw = _read_regular(sidecar)
+    if raw is None:
         return None
     try:
-        plan = Plan.from_json(json.loads(sidecar.read_text()))
-    except (OSError, ValueError):
+        plan = Plan.from_json(json.loads(raw))
+    except ValueError:
         return None
-    if plan is None or part.stat().st_size != plan.size:
+    if plan is None or part.lstat().st_size != plan.size:
         return None
     return plan
 
@@ -227,7 +270,10 @@ class Downloader:
         `TransferEvent` handed to the client's `on_transfer` hook.
         """
         try:
-            await self._run()
+            # aclose() ends the download wherever it waits (a read, a part, a back-off) with
+            # ClientClosedError, whatever aiohttp would make of the closed session.
+            async with self.ctx.closer.guard(f"the download of {self.dest.name} was under way"):
+                await self._run()
         except BaseException as exc:
             self.meter.end(exc)
             raise
@@ -247,13 +293,16 @@ class Downloader:
                 restart=self._discard,
             )
             await anyio.to_thread.run_sync(self._verify_and_land, md5_of_etag(self._etag()))
-        except OSError:
-            # The local disk failed (full, read-only, gone): retrying or resuming cannot help
-            # until someone acts, so nothing half-written is left behind.
-            log.info("cannot write %s; removing partial files", self.dest.name)
-            with anyio.CancelScope(shield=True):
-                await self._discard()
-            raise
+        except OSError as exc:
+            if isinstance(exc, MoveUgcError):
+                raise
+            # The local disk failed (full, read-only, gone): retrying cannot help until
+            # someone acts. The `.part` file and its sidecar stay: the sidecar lists only
+            # ranges wholly written, so the next try resumes from them once space is made.
+            log.info("cannot write %s (%s); kept for resuming", self.dest.name, exc.strerror)
+            raise DiskError(
+                exc.errno or 0, f"cannot write {self.dest.name}: {exc.strerror or exc}"
+            ) from None
 
     async def _fresh_url(self) -> str:
         assert self.refresh is not None
@@ -347,7 +396,7 @@ class Downloader:
             self.plan = Plan(size=size, etag=answer.headers.get("ETag"))
             self._whole_in_first = True
         else:
-            raise storage_error(answer.status, await answer.read(), self._what())
+            raise storage_error(answer.status, await answer.read(), self._what(), answer.headers)
         await anyio.to_thread.run_sync(self._create_part, self.plan)
 
     async def _stream_first(
@@ -398,7 +447,13 @@ class Downloader:
                 await answer.read()
                 raise ObjectChangedError(f"{self._what()}: the object changed", status=412)
             if answer.status != 206:
-                raise storage_error(answer.status, await answer.read(), self._what())
+                raise storage_error(
+                    answer.status, await answer.read(), self._what(), answer.headers
+                )
+            etag = answer.headers.get("ETag")
+            if self.plan.etag and etag and etag != self.plan.etag:
+                # A store that ignores If-Match still names the version it served.
+                raise ObjectChangedError(f"{self._what()}: the object changed", status=206)
             parsed = content_range(answer.headers.get("Content-Range"))
             if parsed is not None and parsed[2] != self.plan.size:
                 raise ObjectChangedError(f"{self._what()}: the object's size changed")
@@ -453,7 +508,7 @@ class Downloader:
 
     def _flush(self, upto: int) -> None:
         """Flush the `.part` file to disk (worker thread)."""
-        with open(self.part, "rb", buffering=0) as handle:
+        with _open_part(self.part) as handle:
             getattr(os, "fdatasync", os.fsync)(handle.fileno())
         self._flushed = upto
 
@@ -463,7 +518,7 @@ class Downloader:
             # One buffer, reused: reading into fresh bytes objects from a worker thread makes
             # the allocator keep memory around (measured: tens of MiB over a 1 GiB download).
             self._buffer = memoryview(bytearray(self.config.chunk_size))
-        with open(self.part, "rb", buffering=0) as handle:
+        with _open_part(self.part) as handle:
             handle.seek(self._hashed)
             while self._hashed < target:
                 size = handle.readinto(
@@ -480,8 +535,11 @@ class Downloader:
 
     def _create_part(self, plan: Plan) -> None:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.part, "wb") as handle:
-            handle.truncate(plan.size)
+        fd = open_new(self.part)
+        try:
+            os.ftruncate(fd, plan.size)
+        finally:
+            os.close(fd)
         _write_sidecar(self.sidecar, plan)
 
     async def _stream_into(self, answer: StorageResponse, start: int, end: int) -> None:
@@ -492,7 +550,7 @@ class Downloader:
                 f"{self._what()}: Content-Length {answer.content_length}, expected {expected}"
             )
         written = 0
-        fd = await anyio.to_thread.run_sync(os.open, self.part, os.O_WRONLY)
+        fd = await anyio.to_thread.run_sync(os.open, self.part, os.O_WRONLY | NOFOLLOW)
         try:
             async for chunk in answer.chunks(self.config.chunk_size):
                 if written + len(chunk) > expected:
@@ -556,7 +614,7 @@ class Downloader:
 
     def _verify_and_land(self, expected_md5: str | None) -> None:
         assert self.plan is not None
-        size = self.part.stat().st_size
+        size = self.part.lstat().st_size
         if size != self.plan.size:
             raise IntegrityError(
                 f"{self.dest.name}: {size} bytes on disk, {self.plan.size} expected"
@@ -571,7 +629,7 @@ class Downloader:
                     f"{self.dest.name}: MD5 {got} does not match ETag {expected_md5}"
                 )
         if self.config.fsync:
-            with open(self.part, "rb") as handle:
+            with _open_part(self.part) as handle:
                 os.fsync(handle.fileno())
         os.replace(self.part, self.dest)
         if self.config.fsync:
@@ -582,6 +640,11 @@ class Downloader:
                 os.close(dir_fd)
         with contextlib.suppress(FileNotFoundError):
             self.sidecar.unlink()
+
+
+def _open_part(path: Path) -> Any:
+    """The `.part` file for reading, never through a symlink."""
+    return os.fdopen(os.open(path, os.O_RDONLY | NOFOLLOW), "rb", buffering=0)
 
 
 def _write_all(fd: int, chunk: bytes, offset: int) -> None:

@@ -308,6 +308,23 @@ class _Totals:
         return update
 
 
+def distinct_targets(dest_dir: Path, names: dict[OutputKey, str]) -> dict[OutputKey, Path]:
+    """One path per output, no two alike even on a file system that ignores case: a name
+    already taken (two files of one type, labels that differ only in case) gets `-2`, `-3`...
+    before its suffix, in the order the outputs come."""
+    taken: set[str] = set()
+    targets: dict[OutputKey, Path] = {}
+    for kind, name in names.items():
+        stem, dot, suffix = name.partition(".")
+        candidate, n = name, 1
+        while candidate.casefold() in taken:
+            n += 1
+            candidate = f"{stem}-{n}{dot}{suffix}"
+        taken.add(candidate.casefold())
+        targets[kind] = dest_dir / candidate
+    return targets
+
+
 def _target(job: Job, kind: OutputKey, output: AdditionalFile) -> str:
     if isinstance(kind, OutputType):
         return output_filename(job.id, kind)
@@ -328,7 +345,9 @@ async def download_outputs(
     `dest_dir`; `retrieve()` asks for the job again when URLs expire. `requested` (what the
     job was asked for) helps tell apart outputs that share a label."""
     chosen = choose_outputs(job, types, requested)
-    targets = {kind: dest_dir / _target(job, kind, output) for kind, output in chosen.items()}
+    targets = distinct_targets(
+        dest_dir, {kind: _target(job, kind, output) for kind, output in chosen.items()}
+    )
     for target in targets.values():
         await anyio.to_thread.run_sync(check_destination, target)
     await anyio.Path(dest_dir).mkdir(parents=True, exist_ok=True)

@@ -8,24 +8,33 @@ aiohttp exception that holds it: the original is dropped, its class name kept in
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
 
 from .._exceptions import (
     ClientClosedError,
+    IntegrityError,
     MoveUgcError,
     StorageConnectionError,
     StorageError,
     URLExpiredError,
 )
-from .._redact import redact_url
+from .._redact import redact_url, scrub_text
+from .._retry import retry_after_from
 from .._sessions import LoopSessions
 from .config import TransferConfig
 from .meter import TransferMeter
 
-__all__ = ["StorageWire", "content_range", "md5_of_etag", "redact_url", "storage_error"]
+__all__ = [
+    "StorageWire",
+    "content_range",
+    "md5_of_etag",
+    "redact_url",
+    "refuse_encoding",
+    "storage_error",
+]
 
 S3_SINGLE_PUT_LIMIT = 5 * 1000**3
 MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
@@ -45,15 +54,38 @@ def _xml_field(body: bytes, name: str) -> str | None:
     return match.group(1).decode("utf-8", "replace").strip()[:300] if match else None
 
 
-def storage_error(status: int, body: bytes, what: str) -> StorageError:
-    """The S3 error answer as one of our errors (the body's Code and Message, never the URL)."""
+def storage_error(
+    status: int, body: bytes, what: str, headers: Mapping[str, str] | None = None
+) -> StorageError:
+    """The S3 error answer as one of our errors (the body's Code and Message, scrubbed of any
+    URL, signature or token they quote; never the URL asked for), with the wait its
+    `Retry-After` asks for."""
     code = _xml_field(body, "Code")
-    message = _xml_field(body, "Message") or f"HTTP {status}"
+    message = scrub_text(_xml_field(body, "Message") or f"HTTP {status}")
+    code = scrub_text(code) if code is not None else None
+    error: StorageError
     if 300 <= status < 400:
-        return StorageError(f"{what}: redirected elsewhere; not followed", status=status, code=code)
-    if status == 403 and code == "AccessDenied" and "expired" in message.lower():
-        return URLExpiredError(f"{what}: {message}", status=status, code=code)
-    return StorageError(f"{what}: {message}", status=status, code=code)
+        error = StorageError(
+            f"{what}: redirected elsewhere; not followed", status=status, code=code
+        )
+    elif status == 403 and code == "AccessDenied" and "expired" in message.lower():
+        error = URLExpiredError(f"{what}: {message}", status=status, code=code)
+    else:
+        error = StorageError(f"{what}: {message}", status=status, code=code)
+    error.retry_after = retry_after_from(headers)
+    return error
+
+
+def refuse_encoding(headers: Mapping[str, str], what: str) -> None:
+    """A body coded by something between us and the store (a compressing proxy) is not the
+    object's bytes: refused, never saved (asked with `Accept-Encoding: identity`, an honest
+    proxy sends none)."""
+    coding = headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        raise IntegrityError(
+            f"{what}: the answer came {coding[:20]}-encoded, not as the object's bytes "
+            "(a proxy that ignores Accept-Encoding: identity?)"
+        )
 
 
 class StorageResponse:
@@ -71,7 +103,11 @@ class StorageResponse:
         error: MoveUgcError | None = None
         try:
             return await self._raw.read()
-        except NETWORK_ERRORS as exc:
+        except (*NETWORK_ERRORS, RuntimeError) as exc:
+            # aiohttp says "Connection closed." (a RuntimeError) when the session closed under
+            # the read: the client's aclose(), which mapped() names.
+            if isinstance(exc, RuntimeError) and not self._wire.is_closed():
+                raise
             error = self._wire.mapped(exc, self._what)
         raise error
 
@@ -84,7 +120,9 @@ class StorageResponse:
         error: MoveUgcError | None = None
         try:
             return await self._raw.content.read(size)
-        except NETWORK_ERRORS as exc:
+        except (*NETWORK_ERRORS, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and not self._wire.is_closed():
+                raise
             error = self._wire.mapped(exc, self._what)
         raise error
 
@@ -127,6 +165,9 @@ class StorageWire:
         if self._owns_sessions:
             await self.sessions.aclose()
 
+    def is_closed(self) -> bool:
+        return self._closed()
+
     def mapped(self, exc: BaseException, what: str) -> MoveUgcError:
         """The error a wire failure stands for (no chain back to `exc`: it may hold the URL)."""
         if self._closed():
@@ -162,7 +203,9 @@ class StorageWire:
                 method,
                 url,
                 data=body,
-                headers=headers,
+                # No coding we would not decode (a proxy would compress for aiohttp's default
+                # gzip, deflate): the bytes are the object's, so ranges and MD5 hold.
+                headers={"Accept-Encoding": "identity", **(headers or {})},
                 skip_auto_headers=("Content-Type",),
                 allow_redirects=False,
             )
@@ -178,6 +221,8 @@ class StorageWire:
             request_id = raw.headers.get("x-amz-request-id")
             meter.answered(raw.status, request_id[:128] if request_id else None)
         try:
+            if method == "GET" and raw.status < 300:
+                refuse_encoding(raw.headers, what)
             yield StorageResponse(raw, self, what)
         finally:
             raw.release()
@@ -197,7 +242,7 @@ class StorageWire:
                     return parsed[2], answer.headers.get("ETag")
             if answer.status == 200:
                 return len(body), answer.headers.get("ETag")
-            raise storage_error(answer.status, body, what)
+            raise storage_error(answer.status, body, what, answer.headers)
 
 
 def content_range(header: str | None) -> tuple[int, int, int] | None:

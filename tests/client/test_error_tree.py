@@ -46,11 +46,13 @@ PARENTS = {
     "NotFoundError": "GraphQLResponseError",
     "ValidationError": "GraphQLResponseError",
     "BadRequestError": "GraphQLResponseError",
+    "BackendError": "GraphQLResponseError",
     "UnexpectedResponseError": "APIError",
     "StorageError": "MoveUgcError",
     "StorageConnectionError": "StorageError",
     "URLExpiredError": "StorageError",
     "IntegrityError": "StorageError",
+    "DiskError": "MoveUgcError",
     "JobFailedError": "MoveUgcError",
     "VolumeFailedError": "MoveUgcError",
     "JobNotFoundError": "MoveUgcError",
@@ -64,6 +66,7 @@ PARENTS = {
 BUILTIN_BASES = {
     "InvalidInputError": ValueError,
     "ClientClosedError": RuntimeError,
+    "DiskError": OSError,
     "JobNotFoundError": LookupError,
     "VolumeNotFoundError": LookupError,
     "WatchTimeoutError": TimeoutError,
@@ -195,9 +198,6 @@ async def test_a_failed_volume_is_a_volume_failed_error(
     assert caught.value.state == "FAILED"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the polling engine still raises the API's NotFoundError here"
-)
 async def test_waiting_for_a_job_that_does_not_exist_is_a_job_not_found_error(
     make_client: MakeClient,
 ) -> None:

@@ -1,4 +1,4 @@
-"""A full disk and a read-only destination: a clear error, and nothing half-written left behind.
+"""A full disk and a read-only destination: a typed error; a full disk leaves a resumable download.
 
 Both need a small file system of their own (a 1 MiB tmpfs, a read-only bind mount), which only
 root can mount; where mounting is not allowed the tests say so and skip.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aio_move_ugc import AsyncMoveUgc, InvalidInputError
+from aio_move_ugc import AsyncMoveUgc, DiskError, InvalidInputError
 from aio_move_ugc.emulator import Emulator
 
 
@@ -58,15 +58,26 @@ async def _uploaded(emulator: Emulator, ugc: AsyncMoveUgc, tmp_path: Path, size:
     return (await ugc.files.upload(video)).id
 
 
-async def test_full_disk_is_a_clear_error_and_leaves_nothing(
+async def test_full_disk_is_a_typed_error_and_the_download_resumes_once_space_is_made(
     emulator: Emulator, tmp_path: Path, full_disk: Path
 ) -> None:
+    filler = full_disk / "filler"
+    filler.write_bytes(b"\0" * (600 << 10))  # what is left cannot hold the object
     async with AsyncMoveUgc(emulator.api_key, endpoint_url=emulator.endpoint_url) as ugc:
-        file_id = await _uploaded(emulator, ugc, tmp_path, 3 << 20)
-        with pytest.raises(OSError, match="No space left") as caught:
-            await ugc.files.download(file_id, full_disk / "big.mp4")
-    assert caught.value.errno == errno.ENOSPC
-    assert os.listdir(full_disk) == []  # no file, no .part, no sidecar
+        file_id = await _uploaded(emulator, ugc, tmp_path, 900 << 10)
+        dest = full_disk / "big.mp4"
+        with pytest.raises(DiskError, match="No space left") as caught:
+            await ugc.files.download(file_id, dest)
+        assert caught.value.errno == errno.ENOSPC
+        assert isinstance(caught.value, OSError)
+        assert not dest.exists()
+        # What was written stays, recorded in the sidecar: the next try resumes from it.
+        assert (full_disk / "big.mp4.part.json").exists()
+        filler.unlink()
+        landed = await ugc.files.download(file_id, dest)
+        stored = emulator.storage.read_bytes(emulator.state.files[file_id].key)
+        assert landed.read_bytes() == stored
+    assert sorted(os.listdir(full_disk)) == ["big.mp4"]
 
 
 async def test_read_only_destination_is_refused_before_any_request(
