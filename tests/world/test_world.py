@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .world import KnownBroken, draw, play
+from .world import draw, play
 
 FAST_SEEDS = list(range(12))
 
@@ -33,12 +33,7 @@ def _soak_seeds() -> list[int]:
 
 
 async def _play(seed: int, root: Path) -> None:
-    try:
-        await play(draw(seed), root)
-    except KnownBroken as exc:
-        # A failure already routed to the code that owns it: xfail, not strict, so the check
-        # stays and passes again once that code is fixed.
-        pytest.xfail(f"{exc.reason}\n{exc}")
+    await play(draw(seed), root)
 
 
 @pytest.mark.parametrize("seed", _seeds(FAST_SEEDS))

@@ -47,27 +47,6 @@ class WorldBroken(AssertionError):
     """An invariant failed; the message says which, and how to replay the seed."""
 
 
-class KnownBroken(WorldBroken):
-    """An invariant that fails in code this harness does not own, already reported: the test
-    marks the world xfail (not strict) with `reason` instead of failing."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-WATCH_LOGS_SERVER_TEXT = (
-    "the polling engine logs the message of a field error of a partial answer (HTTP 200, data "
-    "and errors) as the server wrote it, without the transport's scrubbing: a key or signed "
-    "URL the server quoted reaches the log (owner: polling engine, watch.py)"
-)
-BULK_LOOKUP_ONE_PAGE = (
-    "bulk's _find_job reads one page of jobs.list (await, not async for): an empty first "
-    "page (DynamoDB filtering after the limit) finds nothing, and a rerun creates a second "
-    "job for an input whose create was cut off (owner: bulk engine)"
-)
-
-
 @dataclass(frozen=True)
 class World:
     seed: int
@@ -496,10 +475,7 @@ class Run:
         for text in texts:
             for what, secret in secrets.items():
                 if secret in text:
-                    message = f"{what} is reachable from: {text[:600]}"
-                    if text.startswith("aio_move_ugc.watch:"):
-                        raise KnownBroken(message, WATCH_LOGS_SERVER_TEXT)
-                    raise WorldBroken(message)
+                    raise WorldBroken(f"{what} is reachable from: {text[:600]}")
 
     def check_landed(self) -> None:
         for path, file_id in self.seen.landed:
@@ -528,10 +504,7 @@ class Run:
                 raise WorldBroken(f"input {name} has {len(ids)} takes")
             jobs = [j for j in self.emu.state.jobs.values() if j.take_id == ids[0]]
             if len(jobs) > 1:
-                message = f"input {name} has {len(jobs)} jobs"
-                if self.world.config.hostility.empty_page_rate:
-                    raise KnownBroken(message, BULK_LOOKUP_ONE_PAGE)
-                raise WorldBroken(message)
+                raise WorldBroken(f"input {name} has {len(jobs)} jobs")
 
 
 FLOW_METHODS: dict[str, Callable[[Run, AsyncMoveUgc], Awaitable[None]]] = {
@@ -582,12 +555,6 @@ async def play(world: World, root: Path) -> Run:
     """Play `world` under `root` and check every invariant; `WorldBroken` when one fails."""
     try:
         return await _play(world, root)
-    except KnownBroken as exc:
-        raise KnownBroken(
-            f"{exc}\n\nworld: {world.describe()}\n"
-            f"replay with: WORLD_SEED={world.seed} pytest tests/world",
-            exc.reason,
-        ) from None
     except WorldBroken as exc:
         raise WorldBroken(
             f"{exc}\n\nworld: {world.describe()}\n"
