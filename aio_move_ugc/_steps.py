@@ -339,3 +339,18 @@ async def look_again(find: Callable[[], Awaitable[str | None]], lookup: Lookup) 
     """What an earlier, unanswered create made, looked for over `lookup.window` (one empty
     answer proves nothing while list queries lag behind writes)."""
     return await find_eventually(find, window=lookup.window, clock=lookup.clock)
+
+
+def result_row(result: BulkResult) -> dict[str, Any]:
+    """One input's result as `bulk --json` prints it, locally and on Temporal alike: one JSON
+    object a line (paths as strings, the error as its message)."""
+    return {
+        "video": str(result.item.path),
+        "ok": result.ok,
+        "skipped": result.skipped,
+        "key": result.key,
+        "take_id": result.take_id,
+        "job_id": result.job_id,
+        "outputs": {k.value: str(p) for k, p in result.outputs.items()},
+        "error": str(result.error) if result.error else None,
+    }

@@ -383,18 +383,10 @@ async def cmd_bulk(args: argparse.Namespace) -> int:
 
 
 def bulk_row(result: BulkResult) -> dict[str, Any]:
-    """One input's result as `bulk --json` prints it: one JSON object a line, the fields
-    `bulk --temporal --json` prints too."""
-    return {
-        "video": str(result.item.path),
-        "ok": result.ok,
-        "skipped": result.skipped,
-        "key": result.key,
-        "take_id": result.take_id,
-        "job_id": result.job_id,
-        "outputs": {k.value: str(p) for k, p in result.outputs.items()},
-        "error": str(result.error) if result.error else None,
-    }
+    """One input's result as `bulk --json` prints it (see `_steps.result_row`)."""
+    from .._steps import result_row  # with bulk: loaded by the commands that print results
+
+    return result_row(result)
 
 
 URL_FIELDS = frozenset({"presigned_url", "presignedUrl", "thumbnail_url", "thumbnailUrl", "url"})

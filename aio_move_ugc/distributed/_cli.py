@@ -371,19 +371,12 @@ async def cmd_bulk_temporal(args: argparse.Namespace) -> int:
     if not args.json:
         pending = [s for s in submissions if not s.finished_before]
         follower = asyncio.ensure_future(_follow(bulk, pending, interval, sys.stderr))
+    from .._steps import result_row as bulk_row
+
     try:
         async for result in bulk.results(submissions):
             failed += not result.ok
-            row = {
-                "video": str(result.item.path),
-                "ok": result.ok,
-                "skipped": result.skipped,
-                "key": result.key,
-                "take_id": result.take_id,
-                "job_id": result.job_id,
-                "outputs": {k.value: str(p) for k, p in result.outputs.items()},
-                "error": str(result.error) if result.error else None,
-            }
+            row = bulk_row(result)
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
