@@ -237,8 +237,8 @@ async def cmd_demo(args: argparse.Namespace) -> int:
             f"({result['requests']} API requests)"
         )
         err.print(
-            "note: the emulator's outputs are placeholders (deterministic filler bytes, not "
-            "animation); the hosted API returns real ones"
+            "note: the emulator's outputs are sample files of their formats (one stock walk; "
+            "the .blend is a placeholder); the hosted API returns your video's motion"
         )
     return 0
 

@@ -352,7 +352,7 @@ def test_commands_that_serve_their_own_api_do_not_offer_its_flags(
 
 
 def test_the_demo_output_is_ignored_by_git() -> None:
-    # That the demo calls its outputs placeholders is checked where it runs (test_demo.py).
+    # That the demo calls its outputs sample files is checked where it runs (test_demo.py).
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "move-ugc-demo/" in ignored
 

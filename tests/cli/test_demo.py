@@ -60,7 +60,7 @@ def test_the_demo_runs_the_whole_flow_in_a_clean_environment(tmp_path: Path) -> 
     assert f"outputs of {job_id}" in done.stdout
     assert "7 outputs ready" in done.stderr
     assert f"done: {DEFAULT_OUTPUTS} outputs in move-ugc-demo" in done.stderr
-    assert "the emulator's outputs are placeholders" in " ".join(done.stderr.split())
+    assert "the emulator's outputs are sample files" in " ".join(done.stderr.split())
     # Within the smallest plan (100 requests an hour), which the demo's emulator enforces.
     (requests,) = re.findall(r"\((\d+) API requests\)", done.stderr)
     assert 0 < int(requests) <= 100
